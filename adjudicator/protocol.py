@@ -1,0 +1,758 @@
+"""The preregistration format ``protocol/v1``: schema, strict loading, canonical digest.
+
+A protocol is parsed once, strictly, into frozen pydantic models: an unknown field, a
+wrong type or an impossible value is a :class:`~adjudicator.errors.ProtocolError` that
+names the field path (``threshold.baselines[0].margin: must be a number``) and the file.
+An invalid :class:`Protocol` object cannot exist.
+
+The digest (:attr:`Protocol.digest`) is ``sha256:`` + the hex digest of the canonical JSON
+of the *validated* protocol: defaults filled in, keys sorted, numbers normalised (every
+float written as the shortest string that round-trips), no whitespace. Comments, key
+order, quoting and ``0.70`` versus ``0.7`` do not change it; any change of meaning does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (
+    BeforeValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import ProtocolError
+
+__all__ = [
+    "FORMAT",
+    "KINDS",
+    "METRICS",
+    "MAX_PROTOCOL_BYTES",
+    "Protocol",
+    "Task",
+    "Threshold",
+    "Baseline",
+    "Resampling",
+    "Multiplicity",
+    "OnlineFDR",
+    "Bayes",
+    "Prior",
+    "Diagnostics",
+    "load_protocol",
+    "parse_protocol",
+    "protocol_schema",
+    "canonical_json",
+]
+
+FORMAT = "protocol/v1"
+
+#: The largest protocol file we read. Real protocols are a few kilobytes.
+MAX_PROTOCOL_BYTES = 1 << 20
+
+KINDS = ("binary", "survival", "regression", "sets", "scores")
+
+#: metric name -> (task kinds it applies to, True when a higher value is better)
+METRICS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "auroc": (("binary",), True),
+    "auprc": (("binary",), True),
+    "brier": (("binary",), False),
+    "log_loss": (("binary",), False),
+    "harrell_c": (("survival",), True),
+    "uno_c": (("survival",), True),
+    "rmse": (("regression",), False),
+    "mae": (("regression",), False),
+    "pearson": (("regression",), True),
+    "spearman": (("regression",), True),
+    "per_unit_pearson_mean": (("regression",), True),
+    "set_precision": (("sets",), True),
+    "set_recall": (("sets",), True),
+    "set_f1": (("sets",), True),
+    "mean_score": (("scores",), True),
+}
+
+#: truth roles each kind requires (role -> meaning), in the protocol's ``task.truth``
+TRUTH_ROLES: dict[str, dict[str, str]] = {
+    "binary": {"label": "the observed class of the unit"},
+    "survival": {"time": "follow-up time", "event": "1 if the event was observed, 0 if censored"},
+    "regression": {"value": "the observed value"},
+    "sets": {"element": "one element of the unit's true set (one row per element)"},
+    "scores": {},
+}
+
+_SLUG = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+_COLUMN = r"^[A-Za-z_][A-Za-z0-9_.\- ]{0,127}$"
+
+Slug = Annotated[str, Field(pattern=_SLUG, description="lower-case letters, digits, . _ -")]
+Column = Annotated[str, Field(pattern=_COLUMN, description="a column name of a table")]
+Text = Annotated[str, Field(max_length=10_000)]
+
+
+def _list_to_tuple(value: Any) -> Any:
+    # YAML gives lists; strict mode would refuse them for tuple fields. Items stay strict.
+    return tuple(value) if isinstance(value, list) else value
+
+
+_AsTuple = BeforeValidator(_list_to_tuple)
+
+
+def _finite(value: float, what: str = "value") -> float:
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value}")
+    return float(value)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# -- task ---------------------------------------------------------------------------------
+
+
+class Task(_Strict):
+    """What is predicted, on which unit, and which columns hold truth and predictions."""
+
+    kind: Literal["binary", "survival", "regression", "sets", "scores"] = Field(
+        description="binary | survival | regression | sets | scores"
+    )
+    unit: Column = Field(
+        description="resampling unit and join key of truth and predictions (one or more rows)"
+    )
+    keys: Annotated[tuple[Column, ...], _AsTuple] = Field(
+        default=(),
+        description="extra row keys inside a unit (e.g. [gene, cell_type]); rows = unit + keys",
+    )
+    truth: dict[str, Column] = Field(
+        default_factory=dict,
+        description="columns of the sequestered file by role: binary {label}, survival "
+        "{time, event}, regression {value}, sets {element}, scores {}",
+    )
+    prediction: Column | Annotated[tuple[Column, ...], _AsTuple] = Field(
+        description="column(s) of a submission holding the prediction"
+    )
+    strata: Annotated[tuple[Column, ...], _AsTuple] = Field(
+        default=(), description="truth columns whose combinations are resampled separately"
+    )
+    positive: str | int | bool | None = Field(
+        default=None,
+        description="binary only, required there: the label value of the positive class",
+    )
+    direction: Literal["higher", "lower"] = Field(
+        default="higher",
+        description="what a higher prediction means. binary: 'higher' = more likely "
+        "positive; survival: 'higher' = higher risk (earlier event); use 'lower' when the "
+        "prediction is a survival time. Never inferred from the data.",
+    )
+
+    @field_validator("keys", "strata")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("names must not repeat")
+        return value
+
+    @model_validator(mode="after")
+    def _roles_fit_kind(self) -> Task:
+        needed = TRUTH_ROLES[self.kind]
+        given = set(self.truth)
+        if given != set(needed):
+            missing = sorted(set(needed) - given)
+            extra = sorted(given - set(needed))
+            parts = []
+            if missing:
+                parts.append("missing " + ", ".join(missing))
+            if extra:
+                parts.append("unknown " + ", ".join(extra))
+            expect = "{" + ", ".join(needed) + "}" if needed else "{}"
+            raise ValueError(
+                f"truth: a {self.kind} task needs the roles {expect} ({'; '.join(parts)})"
+            )
+        if self.kind == "binary" and self.positive is None:
+            raise ValueError("positive: a binary task must name its positive class")
+        if self.kind != "binary" and self.positive is not None:
+            raise ValueError("positive: only a binary task has a positive class")
+        if self.kind == "sets" and isinstance(self.prediction, tuple):
+            raise ValueError("prediction: a sets task takes one element column")
+        columns = [self.unit, *self.keys, *self.truth.values()]
+        if len(set(columns)) != len(columns):
+            raise ValueError("unit, keys and truth columns must be distinct")
+        return self
+
+    @property
+    def prediction_columns(self) -> tuple[str, ...]:
+        """The prediction column(s) as a tuple."""
+        p = self.prediction
+        return p if isinstance(p, tuple) else (p,)
+
+
+# -- metric -------------------------------------------------------------------------------
+
+
+class _MetricBase(_Strict):
+    @property
+    def higher_is_better(self) -> bool:
+        return METRICS[self.name][1]  # type: ignore[attr-defined]
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return METRICS[self.name][0]  # type: ignore[attr-defined]
+
+
+class PlainMetric(_MetricBase):
+    """A metric with no options."""
+
+    name: Literal["auroc", "auprc", "brier", "log_loss", "harrell_c", "rmse", "mae"]
+
+
+class UnoC(_MetricBase):
+    """Uno's IPCW C-index."""
+
+    name: Literal["uno_c"]
+    truncation: float | None = Field(
+        default=None,
+        description="truncation time tau: pairs are compared up to tau; default: the "
+        "largest observed time",
+    )
+
+    @field_validator("truncation")
+    @classmethod
+    def _positive(cls, v: float | None) -> float | None:
+        if v is None:
+            return v
+        v = _finite(v)
+        if v <= 0:
+            raise ValueError("must be positive")
+        return v
+
+
+class Correlation(_MetricBase):
+    """Pearson, Spearman, or the mean over units of the Pearson correlation across rows."""
+
+    name: Literal["pearson", "spearman", "per_unit_pearson_mean"]
+    constant: Literal["error", "zero"] = Field(
+        default="error",
+        description="what a constant vector's correlation counts as: an input error, or 0",
+    )
+
+
+class SetMetric(_MetricBase):
+    """Precision, recall or F1 of predicted sets."""
+
+    name: Literal["set_precision", "set_recall", "set_f1"]
+    average: Literal["micro", "macro"] = Field(
+        default="micro",
+        description="micro: pool counts over units; macro: mean of per-unit values",
+    )
+    zero_division: Literal[0, 1] = Field(
+        default=0, description="what 0/0 counts as (an empty predicted or true set)"
+    )
+
+
+class MeanScore(_MetricBase):
+    """The mean of per-unit scores supplied by an external harness."""
+
+    name: Literal["mean_score"]
+    higher_is_better_: bool = Field(
+        default=True, alias="higher_is_better", description="direction of the score"
+    )
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.higher_is_better_
+
+
+Metric = Annotated[
+    Union[PlainMetric, UnoC, Correlation, SetMetric, MeanScore], Field(discriminator="name")
+]
+
+
+# -- statistics ---------------------------------------------------------------------------
+
+
+class Resampling(_Strict):
+    """How the sampling uncertainty of the estimate is measured."""
+
+    method: Literal["bca", "percentile", "basic"] = Field(
+        default="bca", description="confidence interval and p-value method"
+    )
+    resamples: int = Field(
+        default=10_000, ge=200, le=10_000_000, description="bootstrap resamples B"
+    )
+    confidence: float = Field(default=0.95, description="two-sided confidence level")
+    max_resamples: int | None = Field(
+        default=None,
+        ge=200,
+        le=100_000_000,
+        description="cap when a p-value is too close to its alpha to decide: resampling "
+        "continues up to this many (default 10 x resamples), then INCONCLUSIVE",
+    )
+    convention: Literal["adjudicator", "r-boot"] = Field(
+        default="adjudicator",
+        description="adjudicator: z0 counts ties as half, linear quantiles (as scipy); "
+        "r-boot: z0 counts strictly-less, quantiles at (B+1)q with normal interpolation "
+        "(as R's boot)",
+    )
+
+    @field_validator("confidence")
+    @classmethod
+    def _confidence(cls, v: float) -> float:
+        v = _finite(v)
+        if not 0 < v < 1:
+            raise ValueError(f"must be in (0, 1), got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _cap(self) -> Resampling:
+        if self.max_resamples is not None and self.max_resamples < self.resamples:
+            raise ValueError("max_resamples: must be at least resamples")
+        return self
+
+    @property
+    def resample_cap(self) -> int:
+        """The most resamples an undecided p-value may draw."""
+        return self.max_resamples or 10 * self.resamples
+
+
+class Baseline(_Strict):
+    """A reference entry the submission must beat by ``margin`` (in metric units)."""
+
+    name: Slug
+    margin: float = Field(default=0.0, description="required improvement over the baseline")
+
+    @field_validator("margin", mode="before")
+    @classmethod
+    def _number(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError("must be a number")
+        return _finite(v)
+
+
+class Threshold(_Strict):
+    """The preregistered criteria: an absolute threshold and/or baselines to beat."""
+
+    absolute: float | None = Field(
+        default=None, description="the metric must exceed this (fall below, if lower is better)"
+    )
+    baselines: Annotated[tuple[Baseline, ...], _AsTuple] = Field(default=())
+
+    @field_validator("absolute", mode="before")
+    @classmethod
+    def _number(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError("must be a number")
+        return _finite(v)
+
+    @field_validator("baselines")
+    @classmethod
+    def _distinct(cls, v: tuple[Baseline, ...]) -> tuple[Baseline, ...]:
+        names = [b.name for b in v]
+        if len(set(names)) != len(names):
+            raise ValueError("baseline names must not repeat")
+        return v
+
+
+class OnlineFDR(_Strict):
+    """Online false discovery rate control over an open stream of progress claims."""
+
+    procedure: Literal["lord++", "lond"] = Field(
+        default="lond",
+        description="lord++: LORD++ (valid under independence / PRDS); lond: LOND (valid "
+        "under arbitrary dependence, as when every submission is scored on one test set)",
+    )
+    alpha: float = Field(default=0.05, description="target FDR")
+    initial_wealth: float | None = Field(
+        default=None, description="LORD++ W0 (default alpha / 2); ignored by LOND"
+    )
+
+    @field_validator("alpha")
+    @classmethod
+    def _alpha(cls, v: float) -> float:
+        v = _finite(v)
+        if not 0 < v < 1:
+            raise ValueError(f"must be in (0, 1), got {v}")
+        return v
+
+
+class Multiplicity(_Strict):
+    """How alpha is spent over the submissions of a family."""
+
+    alpha: float = Field(default=0.05, description="family-wise error rate of the family")
+    family: Literal["team", "challenge"] = Field(
+        default="team", description="team: each team's sequence; challenge: all submissions"
+    )
+    rule: Literal["bonferroni", "geometric", "p-series", "list"] = Field(default="geometric")
+    ratio: float | None = Field(
+        default=None, description="geometric only: alpha_k = alpha (1-r) r^(k-1); default 0.5"
+    )
+    alphas: Annotated[tuple[float, ...], _AsTuple] | None = Field(
+        default=None, description="list only: alpha_k for k = 1, 2, ... (sum <= alpha)"
+    )
+    max_submissions: int = Field(default=5, ge=1, le=100_000)
+    online_fdr: OnlineFDR | None = Field(default=None)
+
+    @field_validator("alpha")
+    @classmethod
+    def _alpha(cls, v: float) -> float:
+        v = _finite(v)
+        if not 0 < v < 1:
+            raise ValueError(f"must be in (0, 1), got {v}")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_ratio(cls, data: Any) -> Any:
+        # fill the geometric ratio in, so the digest covers the value actually used
+        if isinstance(data, dict) and data.get("rule", "geometric") == "geometric":
+            if data.get("ratio") is None:
+                data = {**data, "ratio": 0.5}
+        return data
+
+    @model_validator(mode="after")
+    def _rule(self) -> Multiplicity:
+        if self.rule == "geometric":
+            if self.ratio is not None:
+                r = _finite(self.ratio)
+                if not 0 < r < 1:
+                    raise ValueError(f"ratio: must be in (0, 1), got {r}")
+        elif self.ratio is not None:
+            raise ValueError("ratio: only the geometric rule takes a ratio")
+        if self.rule == "list":
+            if not self.alphas:
+                raise ValueError("alphas: the list rule needs its preregistered alphas")
+            if any(not math.isfinite(a) or a <= 0 for a in self.alphas):
+                raise ValueError("alphas: every alpha_k must be a positive finite number")
+            if math.fsum(self.alphas) > self.alpha * (1 + 1e-12):
+                raise ValueError(
+                    f"alphas: they sum to {math.fsum(self.alphas)}, more than alpha {self.alpha}"
+                )
+            if len(self.alphas) < self.max_submissions:
+                raise ValueError(
+                    f"alphas: {len(self.alphas)} given for max_submissions {self.max_submissions}"
+                )
+        elif self.alphas is not None:
+            raise ValueError("alphas: only the list rule takes alphas")
+        return self
+
+
+class Prior(_Strict):
+    """A preregistered prior for the PyMC models, on the scale of the metric difference."""
+
+    name: Slug = "default"
+    mean_scale: float = Field(
+        default=1.0, description="sd of the normal prior on the mean difference"
+    )
+    sd_scale: float = Field(
+        default=1.0, description="scale of the half-normal prior on spreads"
+    )
+
+    @field_validator("mean_scale", "sd_scale")
+    @classmethod
+    def _pos(cls, v: float) -> float:
+        v = _finite(v)
+        if v <= 0:
+            raise ValueError("must be positive")
+        return v
+
+
+class Diagnostics(_Strict):
+    """Sampler diagnostics that gate a Bayesian criterion."""
+
+    max_r_hat: float = 1.01
+    min_ess_bulk: int = Field(default=400, ge=1)
+    min_ess_tail: int = Field(default=400, ge=1)
+    max_divergences: int = Field(default=0, ge=0)
+
+
+class Bayes(_Strict):
+    """The Bayesian comparison of the entry with every baseline."""
+
+    model: Literal["bayesian-bootstrap", "correlated-t", "hierarchical"] = Field(
+        default="bayesian-bootstrap"
+    )
+    rope: float = Field(default=0.0, ge=0, description="half-width of the region of practical equivalence")
+    min_probability: float = Field(
+        default=0.95, description="P(entry minus baseline > margin) needed to pass"
+    )
+    draws: int = Field(default=4000, ge=100, le=1_000_000)
+    chains: int = Field(default=4, ge=1, le=64)
+    tune: int = Field(default=1000, ge=0, le=100_000)
+    rho: float | None = Field(
+        default=None,
+        description="correlated-t: Nadeau-Bengio correlation (test share of a fold); "
+        "default 0 for per-unit differences",
+    )
+    priors: Annotated[tuple[Prior, ...], _AsTuple] = Field(default=(Prior(),))
+    diagnostics: Diagnostics = Field(default=Diagnostics())
+
+    @field_validator("min_probability")
+    @classmethod
+    def _prob(cls, v: float) -> float:
+        v = _finite(v)
+        if not 0.5 <= v < 1:
+            raise ValueError(f"must be in [0.5, 1), got {v}")
+        return v
+
+    @field_validator("rope", "rho", mode="before")
+    @classmethod
+    def _num(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError("must be a number")
+        return _finite(v)
+
+
+# -- the protocol -------------------------------------------------------------------------
+
+
+class Protocol(_Strict):
+    """A validated, frozen preregistered protocol. Build with :func:`load_protocol`."""
+
+    adjudicator: Literal["protocol/v1"] = Field(description="format marker: protocol/v1")
+    id: Slug
+    version: int = Field(ge=1, le=1_000_000)
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    summary: Text = ""
+    task: Task
+    metric: Metric
+    resampling: Resampling = Field(default=Resampling())
+    threshold: Threshold
+    multiplicity: Multiplicity = Field(default=Multiplicity())
+    bayes: Bayes | None = Field(default=None)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Protocol:
+        if self.task.kind not in self.metric.kinds:
+            fits = ", ".join(self.metric.kinds)
+            raise ValueError(
+                f"metric.name: {self.metric.name} does not fit a {self.task.kind} task "
+                f"(it is for {fits})"
+            )
+        if self.metric.name == "per_unit_pearson_mean" and not self.task.keys:
+            raise ValueError(
+                "metric.name: per_unit_pearson_mean needs task.keys (rows inside a unit)"
+            )
+        if self.threshold.absolute is None and not self.threshold.baselines:
+            raise ValueError(
+                "threshold: a protocol with no criteria cannot certify; give an absolute "
+                "threshold, baselines, or both"
+            )
+        if self.bayes is not None and not self.threshold.baselines:
+            raise ValueError("bayes: the Bayesian comparison needs at least one baseline")
+        return self
+
+    @cached_property
+    def canonical(self) -> str:
+        """The canonical JSON serialisation the digest is taken of."""
+        return canonical_json(self.model_dump(mode="json", by_alias=True))
+
+    @cached_property
+    def digest(self) -> str:
+        """``sha256:`` + hex digest of :attr:`canonical`: the protocol's identity."""
+        return "sha256:" + hashlib.sha256(self.canonical.encode("utf-8")).hexdigest()
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Direction of the metric: True when a higher value is a better entry."""
+        return self.metric.higher_is_better
+
+
+def canonical_json(value: Any) -> str:
+    """Serialise ``value`` canonically: sorted keys, no whitespace, shortest float repr.
+
+    Integral floats are written as floats (``1.0``) and integers as integers, so the type
+    the schema gives a field, not the spelling in the YAML, decides the bytes.
+    """
+    return json.dumps(
+        _normalise(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        allow_nan=False,
+    )
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _normalise(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normalise(v) for v in value]
+    if isinstance(value, float) and value == 0.0:
+        return 0.0  # -0.0 and 0.0 mean the same threshold
+    return value
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe YAML loader that also refuses aliases (bombs) and duplicated keys."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML aliases (*name) are not allowed in a protocol",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # type: ignore[override]
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicated key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            # discriminated unions and tagged unions add the tag to the location; hide it
+            if part in METRICS or part in {"function-after", "function-before", "str", "int",
+                                           "float", "bool", "tuple[str, ...]", "none"}:
+                continue
+            if re.fullmatch(r"tuple\[.*\]|list\[.*\]|literal\[.*\]", str(part)):
+                continue
+            out += ("." if out else "") + str(part)
+    return out or "(document)"
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    msg = str(err["msg"])
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in {"float_type", "int_type", "float_parsing", "int_parsing"}:
+        return "must be a number" if kind.startswith("float") else "must be an integer"
+    if kind == "string_type":
+        return "must be a string"
+    if kind == "union_tag_invalid":
+        return "unknown metric; known: " + ", ".join(METRICS)
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return msg
+
+
+def _format(exc: ValidationError) -> tuple[str, ...]:
+    problems: list[str] = []
+    for err in exc.errors():
+        path = _path(tuple(err["loc"]))
+        msg = _message(err)
+        if err["type"] == "value_error" and re.match(r"^[A-Za-z_][\w.\[\]]*: ", msg):
+            # a model validator names the field relative to the model it checks
+            text = msg if path == "(document)" else f"{path}.{msg}"
+        else:
+            text = f"{path}: {msg}"
+        if text not in problems:
+            problems.append(text)
+    return tuple(problems)
+
+
+def parse_protocol(text: str | bytes, *, source: str | None = None) -> Protocol:
+    """Parse and validate a protocol document given as YAML text.
+
+    Raises
+    ------
+    ProtocolError
+        For anything that is not a valid ``protocol/v1`` document; the message names the
+        source and every failing field path.
+    """
+    if isinstance(text, bytes):
+        if len(text) > MAX_PROTOCOL_BYTES:
+            raise ProtocolError(
+                f"file is {len(text)} bytes; a protocol may be at most {MAX_PROTOCOL_BYTES}",
+                source=source,
+            )
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(
+                f"not UTF-8 text (byte {exc.start}): a protocol is a YAML document",
+                source=source,
+            ) from None
+    if len(text.encode("utf-8")) > MAX_PROTOCOL_BYTES:
+        raise ProtocolError(
+            f"document is larger than {MAX_PROTOCOL_BYTES} bytes", source=source
+        )
+    if "\x00" in text:
+        raise ProtocolError("contains NUL bytes: a protocol is a YAML text", source=source)
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProtocolError(f"not valid YAML{where}: {problem}", source=source) from None
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            "a protocol is a YAML mapping with fields adjudicator, id, version, ...",
+            source=source,
+        )
+    if data.get("adjudicator") != FORMAT:
+        raise ProtocolError(
+            f"adjudicator: must be {FORMAT!r} (the format marker), got "
+            f"{str(data.get('adjudicator'))[:40]!r}",
+            source=source,
+        )
+    try:
+        return Protocol.model_validate(data)
+    except ValidationError as exc:
+        problems = _format(exc)
+        head = problems[0] if len(problems) == 1 else (
+            f"{len(problems)} problems:\n  " + "\n  ".join(problems)
+        )
+        raise ProtocolError(head, source=source, problems=problems) from None
+
+
+def load_protocol(path: str | Path) -> Protocol:
+    """Read, parse and validate the protocol at ``path``.
+
+    Examples
+    --------
+    >>> p = load_protocol("protocols/gbsg2-recurrence-free-survival.yaml")  # doctest: +SKIP
+    >>> p.digest  # doctest: +SKIP
+    'sha256:...'
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_PROTOCOL_BYTES:
+            raise ProtocolError(
+                f"file is {size} bytes; a protocol may be at most {MAX_PROTOCOL_BYTES}",
+                source=source,
+            )
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_PROTOCOL_BYTES + 1)
+    except OSError as exc:
+        raise ProtocolError(f"cannot read: {exc.strerror}", source=source) from None
+    return parse_protocol(raw, source=source)
+
+
+def protocol_schema() -> dict[str, Any]:
+    """The JSON Schema of ``protocol/v1`` (what ``adjudicator protocol schema`` prints)."""
+    schema = Protocol.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "adjudicator protocol/v1"
+    return schema
