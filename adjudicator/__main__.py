@@ -1,0 +1,5 @@
+"""``python -m adjudicator``: the same as the ``adjudicator`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,39 @@
+"""Shared fixtures: named test assets and reference data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = Path(__file__).resolve().parent / "assets"
+PROTOCOLS = ROOT / "protocols"
+# the shared reference datasets sit beside the checkout (../shared in CI and sessions)
+REFERENCE = ROOT.parent / "shared" / "data" / "reference"
+
+
+def _asset(name: str) -> Path:
+    path = ASSETS / name
+    if not path.exists():
+        raise FileNotFoundError(f"test asset {name} is missing from {ASSETS}")
+    return path
+
+
+@pytest.fixture
+def asset():
+    """``asset("truth_ties.csv")`` -> the path of a named test asset."""
+    return _asset
+
+
+@pytest.fixture
+def reference():
+    """``reference("pROC_aSAH.csv")`` -> a path in shared/data/reference."""
+
+    def get(name: str) -> Path:
+        path = REFERENCE / name
+        if not path.exists():
+            raise FileNotFoundError(f"reference dataset {name} is missing from {REFERENCE}")
+        return path
+
+    return get
