@@ -370,12 +370,14 @@ class OnlineFDR(_Strict):
 
     procedure: Literal["lord++", "lond"] = Field(
         default="lond",
-        description="lord++: LORD++ (valid under independence / PRDS); lond: LOND (valid "
-        "under arbitrary dependence, as when every submission is scored on one test set)",
+        description="lord++: LORD++ (FDR control when the null p-values are independent); "
+        "lond: LOND in its version for arbitrary dependence (as when every submission is "
+        "scored on one test set)",
     )
     alpha: float = Field(default=0.05, description="target FDR")
     initial_wealth: float | None = Field(
-        default=None, description="LORD++ W0 (default alpha / 2); ignored by LOND"
+        default=None,
+        description="lord++ only: initial wealth W0 in (0, alpha] (default alpha / 2)",
     )
 
     @field_validator("alpha")
@@ -385,6 +387,30 @@ class OnlineFDR(_Strict):
         if not 0 < v < 1:
             raise ValueError(f"must be in (0, 1), got {v}")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_wealth(cls, data: Any) -> Any:
+        # fill LORD++'s W0 in, so the digest covers the value actually used
+        if isinstance(data, dict) and data.get("procedure", "lond") == "lord++":
+            if data.get("initial_wealth") is None:
+                alpha = data.get("alpha", 0.05)
+                if isinstance(alpha, (int, float)) and not isinstance(alpha, bool):
+                    data = {**data, "initial_wealth": alpha / 2}
+        return data
+
+    @model_validator(mode="after")
+    def _wealth(self) -> OnlineFDR:
+        if self.procedure == "lord++":
+            if self.initial_wealth is not None:
+                w0 = _finite(self.initial_wealth)
+                if not 0 < w0 <= self.alpha:
+                    raise ValueError(
+                        f"initial_wealth: must be in (0, alpha = {self.alpha}], got {w0}"
+                    )
+        elif self.initial_wealth is not None:
+            raise ValueError("initial_wealth: only the lord++ procedure takes an initial wealth")
+        return self
 
 
 class Multiplicity(_Strict):
