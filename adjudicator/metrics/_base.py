@@ -1,0 +1,169 @@
+"""The kernel contract shared by every metric, and the helpers most kernels use.
+
+A kernel is called with a :class:`~adjudicator.table.Table` and optional per-unit weights
+``(B, n_units)``. Weights are validated once, at the door (:func:`check_weights`), then
+processed in chunks of rows so memory stays bounded whatever ``B`` is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..errors import ComputationError, InputError
+from ..table import Table
+
+__all__ = ["Kernel", "MeanKernel", "check_weights", "unit_sums", "CHUNK_CELLS"]
+
+#: a chunk of weight rows holds at most this many (row, table-row) cells (~32 MB float64)
+CHUNK_CELLS = 1 << 22
+
+
+def check_weights(weights: object, n_units: int) -> np.ndarray:
+    """Validate ``weights`` and return them as a C-contiguous float64 ``(B, n_units)`` array.
+
+    Raises
+    ------
+    InputError
+        When the array is not 2-D, has the wrong width, is not numeric, or holds a
+        negative, NaN or infinite weight.
+    """
+    w = np.asarray(weights)
+    if w.ndim != 2:
+        raise InputError(f"`weights` must be a 2-D array (B, n_units), got {w.ndim}-D")
+    if w.shape[1] != n_units:
+        raise InputError(
+            f"`weights` must have one column per unit ({n_units}), got {w.shape[1]}"
+        )
+    if w.dtype == bool or w.dtype.kind not in "iuf":
+        raise InputError(f"`weights` must be integer or float, got dtype {w.dtype}")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if not np.isfinite(w).all():
+        raise InputError("`weights` must be finite")
+    if (w < 0).any():
+        raise InputError("`weights` must be non-negative")
+    return w
+
+
+def unit_sums(table: Table, values: np.ndarray) -> np.ndarray:
+    """Per-unit sums of a per-row array."""
+    if table.one_row_per_unit:
+        return np.asarray(values, dtype=np.float64)
+    return np.bincount(table.row_unit, weights=values, minlength=table.n_units)
+
+
+class Kernel:
+    """A weighted, batched metric.
+
+    ``kernel(table)`` is the plain metric (a Python float; raises
+    :class:`~adjudicator.errors.ComputationError` when undefined); ``kernel(table, w)``
+    with ``w`` of shape ``(B, n_units)`` gives one value per row, NaN where a row leaves
+    the metric undefined (no positives, no comparable pairs, zero total weight, ...).
+    A weight of 0 removes a unit; an integer weight ``k`` counts it ``k`` times; only
+    ratios of weights within a row matter.
+    """
+
+    name: str = ""
+    kind: str = ""
+    columns: tuple[str, ...] = ()
+    higher_is_better: bool = True
+
+    # -- public ---------------------------------------------------------------------------
+
+    def __call__(self, table: Table, weights: object = None) -> float | np.ndarray:
+        self._check_table(table)
+        if weights is None:
+            value = float(self._batch(table, np.ones((1, table.n_units)))[0])
+            if not np.isfinite(value):
+                raise ComputationError(f"{self.name}: {self._why_undefined(table)}")
+            return value
+        w = check_weights(weights, table.n_units)
+        out = np.empty(w.shape[0], dtype=np.float64)
+        for start, stop in self._chunks(table, w.shape[0]):
+            out[start:stop] = self._batch(table, w[start:stop])
+        return out
+
+    def leave_one_out(self, table: Table) -> np.ndarray | None:
+        """The metric with each unit left out in turn, ``(n_units,)``; None if no closed form.
+
+        NaN marks a unit whose removal leaves the metric undefined.
+        """
+        return None
+
+    def per_unit(self, table: Table) -> np.ndarray | None:
+        """Per-unit values whose plain mean is the metric; None when it does not decompose."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<kernel {self.name}>"
+
+    # -- for subclasses -------------------------------------------------------------------
+
+    def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def _why_undefined(self, table: Table) -> str:
+        return "undefined on these data"
+
+    def _check_table(self, table: Table) -> None:
+        if table.kind != self.kind:
+            raise InputError(
+                f"{self.name} scores a {self.kind} task, got a {table.kind} table"
+            )
+        missing = [c for c in self.columns if c not in table.columns]
+        if missing:
+            raise InputError(f"{self.name}: the table lacks column(s) {', '.join(missing)}")
+        if table.n_units == 0:
+            raise InputError(f"{self.name}: the table has no units")
+
+    @staticmethod
+    def _chunks(table: Table, n: int) -> Iterator[tuple[int, int]]:
+        step = max(1, CHUNK_CELLS // max(table.n_rows, 1))
+        for start in range(0, n, step):
+            yield start, min(n, start + step)
+
+
+class MeanKernel(Kernel):
+    """A metric that is a (transformed) weighted mean over rows of a per-row loss.
+
+    ``value = transform(sum_u w_u S_u / sum_u w_u R_u)`` with ``S_u`` the sum of the
+    unit's row losses and ``R_u`` its number of rows. The weighted sums are matrix
+    products, so a batch costs one ``(B, n_units) @ (n_units,)`` product.
+    """
+
+    def _row_values(self, table: Table) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def _transform(self, mean: np.ndarray) -> np.ndarray:
+        return mean
+
+    def _sums(self, table: Table) -> tuple[np.ndarray, np.ndarray]:
+        s = unit_sums(table, self._row_values(table))
+        r = np.bincount(table.row_unit, minlength=table.n_units).astype(np.float64)
+        return s, r
+
+    def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:
+        s, r = self._sums(table)
+        num = w @ s
+        den = w @ r
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        return self._transform(mean)
+
+    def leave_one_out(self, table: Table) -> np.ndarray | None:
+        self._check_table(table)
+        s, r = self._sums(table)
+        num = s.sum() - s
+        den = r.sum() - r
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        return self._transform(mean)
+
+    def per_unit(self, table: Table) -> np.ndarray | None:
+        """Per-unit means of the row values; None when units have unequal row counts."""
+        self._check_table(table)
+        s, r = self._sums(table)
+        if not np.all(r == r[0]):
+            return None
+        return s / r
