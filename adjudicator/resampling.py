@@ -516,10 +516,15 @@ def jackknife(
 
 
 def acceleration(loo: np.ndarray, estimator: str = "exact-loo") -> Acceleration:
-    """The acceleration from leave-one-out (or leave-one-group-out) values ``loo`` (1-D)."""
+    """The acceleration from leave-one-out (or leave-one-group-out) values ``loo``.
+
+    ``loo`` is ``(m,)`` or ``(m, 1)`` (as :func:`jackknife` returns for one quantity).
+    """
     loo = np.asarray(loo, dtype=np.float64)
+    if loo.ndim == 2 and loo.shape[1] == 1:
+        loo = loo[:, 0]
     if loo.ndim != 1 or loo.size < 2:
-        raise ValueError("`loo` must be 1-D with at least 2 values")
+        raise ValueError(f"`loo` must be (m,) or (m, 1) with m >= 2, got shape {loo.shape}")
     bad = np.flatnonzero(~np.isfinite(loo))
     if bad.size:
         raise DegenerateResamplingError(
