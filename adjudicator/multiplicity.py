@@ -470,7 +470,7 @@ def _pvalues(pvalues: Any) -> np.ndarray:
     bad = np.flatnonzero((p < 0) | (p > 1))
     if bad.size:
         raise InputError(
-            f"`pvalues[{bad[0]}]` is {p[bad[0]]!r}: every p-value must be in [0, 1]"
+            f"`pvalues[{bad[0]}]` is {float(p[bad[0]])!r}: every p-value must be in [0, 1]"
         )
     return p
 
