@@ -356,7 +356,7 @@ def test_r_boot_norm_inter_quantile():
 
 
 def test_z0_tie_rules():
-    t = np.repeat([1.0, 2, 2, 2, 3, 4], 10)
+    t = np.repeat([1.0, 2, 2, 2, 3, 4], 20)
     a = rs.Acceleration(0.0, "none", 0)
     ours = rs.confidence_interval(t, 2.0, method="bca", acceleration=a, confidence=0.2)
     r = rs.confidence_interval(t, 2.0, method="bca", acceleration=a, confidence=0.2,
