@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numba
 import numpy as np
 
 from ..errors import ComputationError, InputError
 from ..table import Table
 
-__all__ = ["Kernel", "MeanKernel", "check_weights", "unit_sums", "CHUNK_CELLS"]
+__all__ = ["Kernel", "MeanKernel", "check_weights", "unit_sums", "rowdot", "rowsum", "group_cumsums", "CHUNK_CELLS"]
 
 #: a chunk of weight rows holds at most this many (row, table-row) cells (~32 MB float64)
 CHUNK_CELLS = 1 << 22
@@ -44,6 +45,72 @@ def check_weights(weights: object, n_units: int) -> np.ndarray:
     if (w < 0).any():
         raise InputError("`weights` must be non-negative")
     return w
+
+
+def rowdot(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``w @ x`` for ``w (B, n)`` and ``x (n,)`` or ``(B, n)``, row by row.
+
+    numpy and BLAS choose their summation order by array shape (pairwise, unrolled,
+    blocked), so a batch could differ in the last bit from a single row. These sums run
+    left to right in every row, compensated (Neumaier), so a batch is bit-identical to
+    row-by-row calls whatever the chunk size, sums of integers stay exact, and long sums
+    stay accurate.
+    """
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        return _rowdot1(w, x)
+    return _rowdot2(w, x)
+
+
+def rowsum(a: np.ndarray) -> np.ndarray:
+    """Row sums of ``a (B, n)`` in a fixed, compensated order (see :func:`rowdot`)."""
+    return _rowdot1(np.ascontiguousarray(a, dtype=np.float64), np.ones(a.shape[1]))
+
+
+@numba.njit(cache=True)
+def _rowdot1(w, x):  # pragma: no cover - compiled
+    out = np.empty(w.shape[0])
+    for i in range(w.shape[0]):
+        acc = 0.0
+        comp = 0.0
+        for j in range(w.shape[1]):
+            v = w[i, j] * x[j]
+            t = acc + v
+            if abs(acc) >= abs(v):
+                comp += (acc - t) + v
+            else:
+                comp += (v - t) + acc
+            acc = t
+        out[i] = acc + comp
+    return out
+
+
+@numba.njit(cache=True)
+def _rowdot2(w, x):  # pragma: no cover - compiled
+    out = np.empty(w.shape[0])
+    for i in range(w.shape[0]):
+        acc = 0.0
+        comp = 0.0
+        for j in range(w.shape[1]):
+            v = w[i, j] * x[i, j]
+            t = acc + v
+            if abs(acc) >= abs(v):
+                comp += (acc - t) + v
+            else:
+                comp += (v - t) + acc
+            acc = t
+        out[i] = acc + comp
+    return out
+
+
+def group_cumsums(a: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Cumulative row sums of ``a (B, n)`` read at the last index of each group.
+
+    ``np.cumsum`` runs left to right in every row whatever the shape, so it is
+    deterministic; group sums are differences of these (as scikit-learn does for curves).
+    """
+    return np.cumsum(a, axis=1)[:, ends]
 
 
 def unit_sums(table: Table, values: np.ndarray) -> np.ndarray:
@@ -129,7 +196,7 @@ class MeanKernel(Kernel):
 
     ``value = transform(sum_u w_u S_u / sum_u w_u R_u)`` with ``S_u`` the sum of the
     unit's row losses and ``R_u`` its number of rows. The weighted sums are matrix
-    products, so a batch costs one ``(B, n_units) @ (n_units,)`` product.
+    products (:func:`rowdot`), ``O(B n_units)`` per batch.
     """
 
     def _row_values(self, table: Table) -> np.ndarray:  # pragma: no cover
@@ -145,8 +212,8 @@ class MeanKernel(Kernel):
 
     def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:
         s, r = self._sums(table)
-        num = w @ s
-        den = w @ r
+        num = rowdot(w, s)
+        den = rowdot(w, r)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
         return self._transform(mean)

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from ..table import Table
-from ._base import Kernel, MeanKernel
+from ._base import Kernel, MeanKernel, group_cumsums, rowdot, rowsum
 
 __all__ = ["Auroc", "Auprc", "Brier", "LogLoss"]
 
@@ -67,8 +67,8 @@ class Auroc(Kernel):
         np.cumsum(wn, axis=1, out=cum[:, 1:])
         # H summed over negatives for each positive: below + half of the ties
         placement = 0.5 * (cum[:, lo] + cum[:, hi])
-        num = np.einsum("ij,ij->i", wp, placement)
-        den = wp.sum(axis=1) * cum[:, -1]
+        num = rowdot(wp, placement)
+        den = rowsum(wp) * cum[:, -1]
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
@@ -152,18 +152,18 @@ class Auprc(Kernel):
         s = np.asarray(table["score"], dtype=np.float64)
         order = np.argsort(-s, kind="stable")
         s_sorted = s[order]
-        starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+        ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True])
         wr = w[:, table.row_unit[order]]
         y_sorted = y[order]
-        tp = np.add.reduceat(np.where(y_sorted, wr, 0.0), starts, axis=1)
-        fp = np.add.reduceat(np.where(y_sorted, 0.0, wr), starts, axis=1)
-        ctp = np.cumsum(tp, axis=1)
-        cfp = np.cumsum(fp, axis=1)
+        # cumulative true and false positives at each distinct threshold (as sklearn)
+        ctp = group_cumsums(np.where(y_sorted, wr, 0.0), ends)
+        cfp = group_cumsums(np.where(y_sorted, 0.0, wr), ends)
+        tp = np.diff(ctp, axis=1, prepend=0.0)
         called = ctp + cfp
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = np.where(called > 0, ctp / np.where(called > 0, called, 1.0), 0.0)
             total = ctp[:, -1]
-            ap = (tp * precision).sum(axis=1)
+            ap = rowdot(tp, precision)
             return np.where(total > 0, ap / np.where(total > 0, total, 1.0), np.nan)
 
     def _why_undefined(self, table: Table) -> str:

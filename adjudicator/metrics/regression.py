@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..table import Table
-from ._base import Kernel, MeanKernel
+from ._base import Kernel, MeanKernel, group_cumsums, rowdot, rowsum
 
 __all__ = ["Rmse", "Mae", "Pearson", "Spearman", "PerUnitPearsonMean"]
 
@@ -66,15 +66,17 @@ def _constant(values: np.ndarray, wr: np.ndarray) -> np.ndarray:
 
 def _weighted_pearson(x: np.ndarray, y: np.ndarray, wr: np.ndarray) -> np.ndarray:
     """Row-wise weighted Pearson correlation; x, y are (n,) or (B, n), wr is (B, n)."""
-    sw = wr.sum(axis=1)
+    sw = rowsum(wr)
+    x = np.broadcast_to(x, wr.shape)
+    y = np.broadcast_to(y, wr.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mx = (wr * x).sum(axis=1) / sw
-        my = (wr * y).sum(axis=1) / sw
+        mx = rowdot(wr, x) / sw
+        my = rowdot(wr, y) / sw
         dx = x - mx[:, None]
         dy = y - my[:, None]
-        sxx = (wr * dx * dx).sum(axis=1)
-        syy = (wr * dy * dy).sum(axis=1)
-        sxy = (wr * dx * dy).sum(axis=1)
+        sxx = rowdot(wr, dx * dx)
+        syy = rowdot(wr, dy * dy)
+        sxy = rowdot(wr, dx * dy)
         r = sxy / np.sqrt(sxx * syy)
     return np.clip(r, -1.0, 1.0)
 
@@ -100,7 +102,7 @@ class _Correlation(Kernel):
         x1, x2 = self._transform_xy(table, wr)
         r = _weighted_pearson(x1, x2, wr)
         r = np.where(degenerate, 0.0 if self.constant == "zero" else np.nan, r)
-        return np.where(wr.sum(axis=1) > 0, r, np.nan)
+        return np.where(rowsum(wr) > 0, r, np.nan)
 
     def _why_undefined(self, table: Table) -> str:
         y = np.asarray(table["y"], float)
@@ -136,13 +138,14 @@ def _weighted_ranks(x: np.ndarray, wr: np.ndarray) -> np.ndarray:
     order = np.argsort(x, kind="stable")
     xs = x[order]
     new = np.r_[True, xs[1:] != xs[:-1]]
-    starts = np.flatnonzero(new)
+    ends = np.flatnonzero(np.r_[new[1:], True])
     group_of_sorted = np.cumsum(new) - 1
     group_of_row = np.empty(len(x), dtype=np.int64)
     group_of_row[order] = group_of_sorted
-    gw = np.add.reduceat(wr[:, order], starts, axis=1)
-    below = np.cumsum(gw, axis=1) - gw
-    rank_g = below + 0.5 * gw
+    upto = group_cumsums(wr[:, order], ends)  # weight at or below each group
+    below = np.zeros_like(upto)
+    below[:, 1:] = upto[:, :-1]
+    rank_g = 0.5 * (below + upto)
     return rank_g[:, group_of_row]
 
 
@@ -192,10 +195,10 @@ class PerUnitPearsonMean(Kernel):
     def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:
         r = self._unit_r(table)
         bad = np.isnan(r)
-        sw = w.sum(axis=1)
+        sw = rowsum(w)
         with np.errstate(invalid="ignore", divide="ignore"):
-            value = (w @ np.where(bad, 0.0, r)) / sw
-        undefined = (w @ bad.astype(float) > 0) | (sw <= 0)
+            value = rowdot(w, np.where(bad, 0.0, r)) / sw
+        undefined = (rowdot(w, bad.astype(float)) > 0) | (sw <= 0)
         return np.where(undefined, np.nan, value)
 
     def _why_undefined(self, table: Table) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..table import Table
-from ._base import Kernel
+from ._base import Kernel, rowdot, rowsum
 
 __all__ = ["SetKernel"]
 
@@ -52,12 +52,12 @@ class SetKernel(Kernel):
 
     def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:
         num, den = self._num_den(table)
-        sw = w.sum(axis=1)
+        sw = rowsum(w)
         if self.average == "micro":
-            value = _ratio(w @ num, w @ den, self.zero_division)
+            value = _ratio(rowdot(w, num), rowdot(w, den), self.zero_division)
         else:
             with np.errstate(invalid="ignore", divide="ignore"):
-                value = (w @ _ratio(num, den, self.zero_division)) / sw
+                value = rowdot(w, _ratio(num, den, self.zero_division)) / sw
         return np.where(sw > 0, value, np.nan)
 
     def per_unit(self, table: Table) -> np.ndarray | None:
