@@ -136,6 +136,169 @@ def protocol_schema_cmd() -> None:
     _echo_json(protocol_schema())
 
 
+# -- scoring and adjudication ---------------------------------------------------------------
+
+result_app = typer.Typer(help="The result.json format.", no_args_is_help=True)
+app.add_typer(result_app, name="result")
+
+ProtocolOpt = Annotated[Path, typer.Option("--protocol", "-p", help="the protocol YAML")]
+TruthOpt = Annotated[
+    Path, typer.Option("--truth", "-t", help="the sequestered truth (CSV or Parquet)")
+]
+
+
+def _parse_baselines(items: list[str]) -> dict[str, Path]:
+    from .errors import InputError
+
+    out: dict[str, Path] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--baseline takes NAME=FILE, got {item!r}")
+        if name in out:
+            raise InputError(f"--baseline {name} is given twice")
+        out[name] = Path(path)
+    return out
+
+
+def _read_history(path: Path | None) -> list[dict[str, Any]]:
+    """A history file: a JSON list of entries or result.json documents, or a folder of
+    result.json files (read in sequence order)."""
+    from .errors import InputError
+
+    if path is None:
+        return []
+    files = sorted(path.rglob("result.json")) if path.is_dir() else [path]
+    items: list[dict[str, Any]] = []
+    for f in files:
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read history: {exc}", source=str(f)) from None
+        items.extend(data if isinstance(data, list) else [data])
+    if path.is_dir():
+        items.sort(key=lambda d: d.get("submission", {}).get("sequence", 0))
+    return items
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _progress(done: int, cap: int) -> None:
+    typer.echo(f"  resampled {done:,} (cap {cap:,})", err=True)
+
+
+@app.command("score")
+@_guard
+def score_cmd(
+    protocol: ProtocolOpt,
+    truth: TruthOpt,
+    predictions: Annotated[
+        Path, typer.Option("--predictions", "-s", help="the submission to score")
+    ],
+    baseline: Annotated[
+        list[str], typer.Option("--baseline", "-b", help="NAME=FILE, repeatable")
+    ] = [],  # noqa: B006 - typer reads the default
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Score a submission: the metric, its interval and each threshold's p-value.
+
+    No verdict and no alpha: this is what a participant audits. The interval and the
+    p-values use the protocol's resampling; the seed comes from the digests.
+    """
+    from .adjudicate import score
+    from .data import read_submission, read_truth
+
+    p = load_protocol(protocol)
+    t = read_truth(p, truth)
+    s = read_submission(p, predictions, t)
+    bl = {n: read_submission(p, f, t) for n, f in _parse_baselines(baseline).items()}
+    result = score(p, t, s, baselines=bl).to_dict()
+    if as_json:
+        _echo_json(result)
+        return
+    iv = result["interval"]
+    typer.echo(f"{result['metric']} = {result['estimate']:.6g}  "
+               f"({iv['confidence']:.0%} {iv['method']} interval {iv['low']:.6g} .. "
+               f"{iv['high']:.6g}; {result['n_units']} units, {result['resamples']:,} "
+               "resamples)")
+    for name, pv in result["p_values"].items():
+        typer.echo(f"  p({name}) = {pv['p']:.4g} +/- {pv['mc_se']:.2g} (Monte Carlo)")
+
+
+@app.command("adjudicate")
+@_guard
+def adjudicate_cmd(
+    protocol: ProtocolOpt,
+    truth: TruthOpt,
+    submission: Annotated[
+        Path, typer.Option("--submission", "-s", help="the submission to adjudicate")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for result.json")],
+    baseline: Annotated[
+        list[str], typer.Option("--baseline", "-b", help="NAME=FILE for each baseline")
+    ] = [],  # noqa: B006
+    team: Annotated[str | None, typer.Option(help="the submitting team")] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(help="the family's earlier submissions: a JSON list or a folder of "
+                          "result.json files"),
+    ] = None,
+) -> None:
+    """Adjudicate a submission by the protocol and write DIR/result.json.
+
+    Exit 0 whenever the adjudication ran, whatever the verdict; 2 for bad input.
+    """
+    from .adjudicate import adjudicate
+    from .data import read_submission, read_truth
+
+    p = load_protocol(protocol)
+    t = read_truth(p, truth)
+    s = read_submission(p, submission, t)
+    bl = {n: read_submission(p, f, t) for n, f in _parse_baselines(baseline).items()}
+    typer.echo(f"adjudicating {submission} under {p.id} v{p.version}", err=True)
+    result = adjudicate(p, t, s, baselines=bl, history=_read_history(history), team=team,
+                        name=submission.name, progress=_progress)
+    doc = result.to_dict()
+    _write_atomic(out / "result.json", _result_bytes(doc))
+    for r in result.bayes_results:
+        if r.inference_data:
+            from .bayes import save_inference_data
+
+            save_inference_data(r, out / f"posterior-{r.baseline}.nc")
+    typer.echo(f"{doc['verdict']}  ({out / 'result.json'})")
+    for reason in doc["reasons"]:
+        typer.echo(f"  - {reason}")
+
+
+def _result_bytes(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+@result_app.command("schema")
+@_guard
+def result_schema_cmd() -> None:
+    """Print the JSON Schema of result.json (result/v1)."""
+    from .result_schema import result_schema
+
+    _echo_json(result_schema())
+
+
 # -- demo ----------------------------------------------------------------------------------
 
 

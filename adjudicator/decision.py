@@ -133,22 +133,24 @@ def frequentist_criterion(
     passed = decide_p_value(p_value, alpha, mc_error)
     if kind == "absolute":
         side = "above" if higher_is_better else "below"
-        claim = f"{metric} {statistic:.4g} lies {side} the threshold {bound:g}"
-    else:
-        claim = (
-            f"the entry improves on baseline '{name}' by {statistic:.4g} "
-            f"({'higher' if higher_is_better else 'lower'} {metric}; margin {bound:g})"
+        subject = f"{metric} {statistic:.4g}"
+        shown, plain = (
+            f"to lie {side} the threshold {bound:g}",
+            f"lies {side} the threshold {bound:g}",
         )
-    test = f"p = {p_value:.4g} (Monte Carlo error {mc_error:.2g}) against alpha {alpha:.4g}"
+    else:
+        subject = f"the improvement over baseline '{name}' ({statistic:.4g} in {metric})"
+        shown, plain = f"to exceed the margin {bound:g}", f"exceeds the margin {bound:g}"
+    test = f"p = {p_value:.4g} (Monte Carlo error {mc_error:.2g}), alpha {alpha:.4g}"
     if passed is None:
         reason = (
-            f"Undecided: {claim}, but {test} is within {MC_ERROR_MULTIPLE:g} Monte Carlo "
-            f"errors of alpha after {resamples:,} resamples."
+            f"Undecided whether {subject} {plain}: {test} is within {MC_ERROR_MULTIPLE:g} "
+            f"Monte Carlo errors of alpha after {resamples:,} resamples."
         )
     elif passed:
-        reason = f"Passed: {claim}; {test}."
+        reason = f"Passed: {subject} is shown {shown} ({test})."
     else:
-        reason = f"Failed: not shown that {claim}; {test}."
+        reason = f"Failed: {subject} is not shown {shown} ({test})."
     return Criterion(
         name=name,
         kind=kind,

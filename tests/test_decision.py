@@ -66,11 +66,11 @@ def test_frequentist_criterion_explains_itself():
                               p_value=0.01, alpha=0.025, mc_error=0.001,
                               higher_is_better=True, metric="auroc", resamples=10_000)
     assert c.passed is True
-    assert c.reason.startswith("Passed: auroc 0.72 lies above the threshold 0.7")
+    assert c.reason.startswith("Passed: auroc 0.72 is shown to lie above the threshold 0.7")
     lower = frequentist_criterion(name="cox", kind="baseline", statistic=1.5, bound=1.0,
                                   p_value=0.3, alpha=0.025, mc_error=0.004,
                                   higher_is_better=False, metric="rmse", resamples=2000)
     assert lower.passed is False
-    assert "baseline 'cox'" in lower.reason and "lower rmse" in lower.reason
+    assert lower.reason.startswith("Failed: the improvement over baseline 'cox' (1.5 in rmse)")
     d = lower.to_dict()
     assert d["p_value"] == 0.3 and d["passed"] is False and "details" not in d

@@ -1,0 +1,503 @@
+"""One adjudication, end to end, pure: protocol + truth + submission -> result.
+
+No files, no database, no clock: the edges read the inputs (:mod:`adjudicator.data`) and
+write ``result.json``; ``now`` is an argument. The steps, in order:
+
+1. Check the inputs fit together: every baseline the protocol names is given, all tables
+   share the truth's units, and the submission's place in its family (``sequence``) is
+   within ``multiplicity.max_submissions`` (otherwise :class:`MultiplicityError`).
+2. Fix alpha_k for this submission from the preregistered spending rule, before any score.
+3. Derive the seed from (protocol digest, submission digest, "bootstrap").
+4. Paired bootstrap: the entry and every baseline are evaluated on the same weights.
+5. BCa acceleration from the kernels' exact leave-one-out values, or the (grouped)
+   jackknife through the weights.
+6. Interval of the entry; p-value of each criterion with its Monte Carlo error.
+7. A p-value within 3 Monte Carlo errors of alpha_k: resample more, doubling B up to the
+   protocol's cap, unless another criterion has already failed beyond doubt; what is
+   still undecided stays undecided.
+8. The Bayesian comparison, when preregistered.
+9. The verdict (:func:`adjudicator.decision.decide`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol as TypingProtocol
+
+import numpy as np
+
+from . import multiplicity as mult
+from .decision import Criterion, Verdict, decide, frequentist_criterion
+from .errors import ComputationError, InputError
+from .metrics import get_kernel
+from .protocol import Protocol
+from .resampling import (
+    BLOCK_SIZE,
+    BootstrapResult,
+    Replicates,
+    bootstrap,
+    derive_seed,
+    extend,
+    jackknife,
+    summarize,
+)
+from .table import Table
+from .versions import code_version, package_versions
+
+__all__ = [
+    "RESULT_FORMAT",
+    "HistoryItem",
+    "Score",
+    "AdjudicationResult",
+    "score",
+    "adjudicate",
+]
+
+RESULT_FORMAT = "result/v1"
+_HISTOGRAM_BINS = 60
+
+
+class _Scored(TypingProtocol):
+    """What adjudication needs of a read submission (``adjudicator.data.Submission``)."""
+
+    digest: str
+    table: Table
+
+
+class _Committed(TypingProtocol):
+    """What adjudication needs of the read truth (``adjudicator.data.Truth``)."""
+
+    digest: str
+    n_units: int
+
+    @property
+    def summary(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """An earlier submission of the same family, as the spending history shows it."""
+
+    sequence: int
+    alpha: float
+    verdict: str
+    submission_digest: str | None = None
+
+    @classmethod
+    def from_mapping(cls, item: Mapping[str, Any], where: str) -> HistoryItem:
+        """From a history entry or an earlier ``result.json``; errors name ``where``."""
+        try:
+            if "multiplicity" in item and "verdict" in item:  # a whole result.json
+                m, s = item["multiplicity"], item.get("submission", {})
+                return cls(int(m["sequence"]), float(m["alpha_k"]), str(item["verdict"]),
+                           s.get("digest"))
+            return cls(int(item["sequence"]), float(item["alpha"]), str(item["verdict"]),
+                       item.get("submission_digest"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(
+                f"{where}: a history entry needs sequence, alpha and verdict ({exc})"
+            ) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sequence": self.sequence, "alpha": self.alpha, "verdict": self.verdict,
+                "submission_digest": self.submission_digest}
+
+
+@dataclass(frozen=True)
+class _Resampled:
+    """The paired bootstrap of an entry and its baselines, summarised per quantity."""
+
+    entry: BootstrapResult
+    baselines: dict[str, BootstrapResult]
+    baseline_estimates: dict[str, float]
+    replicates: Replicates
+    acceleration_estimator: str | None
+    histogram: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Score:
+    """The metric with its interval and the p-value of each preregistered threshold."""
+
+    protocol: Protocol
+    truth_digest: str
+    submission_digest: str
+    n_units: int
+    estimate: float
+    resampled: _Resampled
+
+    def to_dict(self) -> dict[str, Any]:
+        e = self.resampled.entry
+        p_values = {name: pv.to_dict() for name, pv in e.p_values.items()}
+        for name, res in self.resampled.baselines.items():
+            for pv in res.p_values.values():
+                p_values[f"baseline:{name}"] = pv.to_dict()
+        return {
+            "protocol": {"id": self.protocol.id, "version": self.protocol.version,
+                         "digest": self.protocol.digest},
+            "truth": {"digest": self.truth_digest},
+            "submission": {"digest": self.submission_digest},
+            "metric": self.protocol.metric.name,
+            "estimate": self.estimate,
+            "n_units": self.n_units,
+            "interval": e.interval.to_dict(),
+            "resamples": self.resampled.replicates.resamples,
+            "seed": self.resampled.entry.replicates.get("seed"),
+            "p_values": p_values,
+        }
+
+
+@dataclass(frozen=True)
+class AdjudicationResult:
+    """Everything an adjudication decided and everything needed to reproduce it."""
+
+    protocol: Protocol
+    truth_digest: str
+    truth_summary: Mapping[str, Any]
+    n_units: int
+    submission_digest: str
+    team: str | None
+    name: str | None
+    verdict: Verdict
+    estimate: float
+    resampled: _Resampled
+    budget: mult.AlphaBudget
+    history: tuple[HistoryItem, ...]
+    adjudicated_at: str
+    #: the Bayesian results (adjudicator.bayes.BayesResult), with their InferenceData
+    bayes_results: tuple[Any, ...] = field(default=(), repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``result.json`` document (``adjudicator result schema`` describes it)."""
+        p, e = self.protocol, self.resampled.entry
+        rep = dict(e.replicates)
+        return {
+            "adjudicator": RESULT_FORMAT,
+            "verdict": self.verdict.outcome.value,
+            "reasons": list(self.verdict.reasons),
+            "protocol": {"id": p.id, "version": p.version, "title": p.title,
+                         "summary": " ".join(p.summary.split()), "digest": p.digest},
+            "truth": {"digest": self.truth_digest, "n_units": self.n_units,
+                      "summary": dict(self.truth_summary)},
+            "submission": {"digest": self.submission_digest, "team": self.team,
+                           "sequence": self.budget.sequence, "name": self.name},
+            "metric": {"name": p.metric.name, "higher_is_better": p.higher_is_better},
+            "estimate": self.estimate,
+            "standard_error": e.standard_error,
+            "interval": e.interval.to_dict(),
+            "criteria": [c.to_dict() for c in self.verdict.criteria],
+            "baselines": [
+                {"name": name, "estimate": self.resampled.baseline_estimates[name],
+                 "difference": res.estimate, "interval": res.interval.to_dict()}
+                for name, res in self.resampled.baselines.items()
+            ],
+            "replicates": {"estimate": self.resampled.histogram},
+            "multiplicity": {
+                "rule": self.budget.rule, "family": self.budget.family,
+                "alpha": self.budget.alpha, "alpha_k": self.budget.alpha_k,
+                "sequence": self.budget.sequence,
+                "max_submissions": self.budget.max_submissions,
+                "spent_before": self.budget.spent_before, "remaining": self.budget.remaining,
+                "split": self.budget.split,
+                "history": [h.to_dict() for h in self.history],
+            },
+            "bayes": (
+                {"model": self.protocol.bayes.model, "results": [
+                    c.to_dict() for c in self.verdict.criteria if c.kind == "bayes"]}
+                if self.protocol.bayes is not None else None
+            ),
+            "reproducibility": {
+                "seed": rep.get("seed"),
+                "resamples": self.resampled.replicates.resamples,
+                "block_size": BLOCK_SIZE,
+                "scheme": rep.get("scheme"),
+                "acceleration": self.resampled.acceleration_estimator,
+                "conventions": e.to_dict()["convention"],
+                "packages": package_versions(),
+                "code_version": code_version(),
+            },
+            "timestamps": {"adjudicated_at": self.adjudicated_at},
+        }
+
+
+# -- the resampling shared by score() and adjudicate() -------------------------------------
+
+
+def _paired_statistic(kernel: Any, tables: Sequence[Table]) -> Callable[[np.ndarray], np.ndarray]:
+    def statistic(weights: np.ndarray) -> np.ndarray:
+        return np.column_stack([kernel(t, weights) for t in tables])
+
+    return statistic
+
+
+def _check_tables(entry: Table, baselines: Mapping[str, Table]) -> None:
+    for name, t in baselines.items():
+        if t.n_units != entry.n_units or not np.array_equal(t.units, entry.units):
+            raise InputError(
+                f"baseline '{name}' does not cover the same units as the submission "
+                f"({t.n_units} vs {entry.n_units})"
+            )
+
+
+def _histogram(values: np.ndarray) -> dict[str, Any]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return {"edges": [], "counts": [], "non_finite": int(values.size)}
+    counts, edges = np.histogram(finite, bins=_HISTOGRAM_BINS)
+    return {"edges": [float(x) for x in edges], "counts": [int(c) for c in counts],
+            "non_finite": int(values.size - finite.size)}
+
+
+def _resample(
+    protocol: Protocol,
+    entry: _Scored,
+    baselines: Mapping[str, _Scored],
+    *,
+    resamples: int | None = None,
+    decide_at: float | None = None,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[_Resampled, dict[str, float]]:
+    """Paired bootstrap of the entry and the given baselines (those the protocol names).
+
+    With ``decide_at`` (alpha_k), resampling continues while a p-value is within 3 Monte
+    Carlo errors of it, doubling B up to the protocol's cap.
+    """
+    kernel = get_kernel(protocol.metric)
+    compared = [b for b in protocol.threshold.baselines if b.name in baselines]
+    names = [b.name for b in compared]
+    tables = [entry.table] + [baselines[n].table for n in names]
+    _check_tables(entry.table, {n: baselines[n].table for n in names})
+    statistic = _paired_statistic(kernel, tables)
+    estimates = np.array([kernel(t) for t in tables], dtype=np.float64)
+    spec = protocol.resampling
+    hib = protocol.higher_is_better
+    direction = "higher" if hib else "lower"
+    seed = derive_seed(protocol.digest, entry.digest, "bootstrap")
+    strata = entry.table.strata
+    n = entry.table.n_units
+
+    # (5) acceleration: exact leave-one-out values where every kernel has them
+    loo: Any = None
+    estimator = None
+    if spec.method == "bca":
+        exact = [kernel.leave_one_out(t) for t in tables]
+        if all(x is not None for x in exact):
+            loo = (np.column_stack(exact), "exact-loo")
+        else:
+            loo = jackknife(statistic, n)
+        estimator = loo[1]
+
+    b = resamples or spec.resamples
+    reps = bootstrap(statistic, n, resamples=b, seed=seed, strata=strata, workers=workers)
+    if progress:
+        progress(reps.resamples, spec.resample_cap)
+
+    def summaries(r: Replicates) -> tuple[BootstrapResult, dict[str, BootstrapResult]]:
+        common = dict(method=spec.method, confidence=spec.confidence,
+                      convention=spec.convention, loo=loo, direction=direction)
+        nulls = {} if protocol.threshold.absolute is None else {
+            "absolute": protocol.threshold.absolute}
+        ent = summarize(r, estimates, quantity=0, nulls=nulls, **common)
+        base = {}
+        for i, bl in enumerate(compared, start=1):
+            c = np.zeros(len(tables))
+            c[0], c[i] = 1.0, -1.0
+            null = bl.margin if hib else -bl.margin
+            base[bl.name] = summarize(r, estimates, quantity=list(c),
+                                      nulls={"margin": null}, **common)
+        return ent, base
+
+    ent, base = summaries(reps)
+    # (7) resample more while a p-value is within 3 Monte Carlo errors of its alpha
+    if decide_at is not None:
+        from .decision import decide_p_value
+
+        def undecided(e: BootstrapResult, bs: dict[str, BootstrapResult]) -> bool:
+            # more resamples help only while no criterion has already failed for sure
+            # (then the verdict is NOT_CERTIFIED whatever the others do)
+            pvs = list(e.p_values.values()) + [
+                pv for r in bs.values() for pv in r.p_values.values()]
+            decisions = [decide_p_value(pv.p, decide_at, pv.mc_se) for pv in pvs]
+            return False not in decisions and None in decisions
+
+        while undecided(ent, base) and reps.resamples < spec.resample_cap:
+            more = min(reps.resamples, spec.resample_cap - reps.resamples)
+            reps = extend(reps, statistic, more, workers=workers)
+            if progress:
+                progress(reps.resamples, spec.resample_cap)
+            ent, base = summaries(reps)
+
+    resampled = _Resampled(
+        entry=ent,
+        baselines=base,
+        baseline_estimates={n: float(estimates[i]) for i, n in enumerate(names, start=1)},
+        replicates=reps,
+        acceleration_estimator=estimator,
+        histogram=_histogram(np.asarray(reps.values[:, 0])),
+    )
+    return resampled, {"estimate": float(estimates[0])}
+
+
+def score(
+    protocol: Protocol,
+    truth: _Committed,
+    submission: _Scored,
+    *,
+    baselines: Mapping[str, _Scored] | None = None,
+    workers: int = 1,
+) -> Score:
+    """The metric on the whole test set, its interval and each threshold's p-value.
+
+    Baselines are optional here: without them only the absolute threshold is tested.
+    """
+    baselines = dict(baselines or {})
+    unknown = set(baselines) - {b.name for b in protocol.threshold.baselines}
+    if unknown:
+        raise InputError(f"baselines not in the protocol: {', '.join(sorted(unknown))}")
+    resampled, est = _resample(protocol, submission, baselines, workers=workers)
+    return Score(protocol=protocol, truth_digest=truth.digest,
+                 submission_digest=submission.digest, n_units=submission.table.n_units,
+                 estimate=est["estimate"], resampled=resampled)
+
+
+# -- adjudication ----------------------------------------------------------------------------
+
+
+def _sequence(protocol: Protocol, history: Sequence[HistoryItem], sequence: int | None) -> int:
+    seqs = [h.sequence for h in history]
+    if seqs != list(range(1, len(seqs) + 1)):
+        raise InputError(
+            f"history: sequences must run 1, 2, ... without gaps, got {seqs[:10]}"
+        )
+    k = len(history) + 1 if sequence is None else sequence
+    if sequence is not None and history and sequence != len(history) + 1:
+        raise InputError(
+            f"sequence {sequence} does not follow a history of {len(history)} submissions"
+        )
+    return k
+
+
+def adjudicate(
+    protocol: Protocol,
+    truth: _Committed,
+    submission: _Scored,
+    *,
+    baselines: Mapping[str, _Scored] | None = None,
+    history: Sequence[HistoryItem | Mapping[str, Any]] = (),
+    sequence: int | None = None,
+    team: str | None = None,
+    name: str | None = None,
+    now: datetime | None = None,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> AdjudicationResult:
+    """Adjudicate one submission by the protocol, and only the protocol.
+
+    Parameters
+    ----------
+    protocol, truth, submission
+        The validated protocol, the read truth and the read submission
+        (:func:`adjudicator.data.read_truth`, :func:`adjudicator.data.read_submission`).
+    baselines
+        The read baseline entries by name; every baseline the protocol names is required.
+    history
+        The earlier submissions of this submission's family, in order (items or earlier
+        ``result.json`` documents); this submission is number ``len(history) + 1``.
+    sequence
+        The submission's number in its family, when there is no history to count.
+    now
+        When the adjudication happened (recorded, never used in a computation).
+
+    Returns
+    -------
+    AdjudicationResult
+        Whatever the verdict; an exception means the adjudication could not run.
+    """
+    baselines = dict(baselines or {})
+    # (1) inputs fit together
+    needed = [b.name for b in protocol.threshold.baselines]
+    missing = [n for n in needed if n not in baselines]
+    if missing:
+        raise InputError(f"the protocol needs baseline(s) {', '.join(missing)}: not given")
+    unknown = sorted(set(baselines) - set(needed))
+    if unknown:
+        raise InputError(f"baselines not in the protocol: {', '.join(unknown)}")
+    items = tuple(
+        h if isinstance(h, HistoryItem) else HistoryItem.from_mapping(h, f"history[{i}]")
+        for i, h in enumerate(history)
+    )
+    k = _sequence(protocol, items, sequence)
+    # (2) alpha_k before any score (raises MultiplicityError past max_submissions)
+    budget = mult.budget(protocol.multiplicity, k)
+    alpha = budget.criterion_alpha("absolute")
+    assert alpha is not None
+    # (3)-(7) paired bootstrap with its own seed
+    resampled, est = _resample(protocol, submission, baselines, decide_at=alpha,
+                               workers=workers, progress=progress)
+    reps = resampled.replicates.resamples
+    criteria: list[Criterion] = []
+    metric = protocol.metric.name
+    hib = protocol.higher_is_better
+    if protocol.threshold.absolute is not None:
+        pv = resampled.entry.p_values["absolute"]
+        criteria.append(frequentist_criterion(
+            name="absolute", kind="absolute", statistic=resampled.entry.estimate,
+            bound=protocol.threshold.absolute, p_value=pv.p, alpha=alpha, mc_error=pv.mc_se,
+            higher_is_better=hib, metric=metric, resamples=reps,
+        ))
+    for bl in protocol.threshold.baselines:
+        res = resampled.baselines[bl.name]
+        pv = res.p_values["margin"]
+        improvement = res.estimate if hib else -res.estimate
+        criteria.append(frequentist_criterion(
+            name=bl.name, kind="baseline", statistic=improvement, bound=bl.margin,
+            p_value=pv.p, alpha=alpha, mc_error=pv.mc_se, higher_is_better=hib,
+            metric=metric, resamples=reps,
+            details={"difference": res.estimate,
+                     "baseline_estimate": resampled.baseline_estimates[bl.name],
+                     "interval": res.interval.to_dict()},
+        ))
+    # (8) the Bayesian comparison (PyMC is imported only when a protocol asks for it)
+    bayes_results: tuple[Any, ...] = ()
+    if protocol.bayes is not None:
+        from .bayes import compare
+
+        bayes_results = compare(
+            protocol, get_kernel(protocol.metric), submission.table,
+            {n: baselines[n].table for n in needed},
+            seed=derive_seed(protocol.digest, submission.digest, "bayes"),
+        )
+        criteria.extend(_bayes_criterion(r) for r in bayes_results)
+    # (9) the verdict
+    verdict = decide(criteria)
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not math.isfinite(est["estimate"]):
+        raise ComputationError("the estimate is not finite")
+    return AdjudicationResult(
+        protocol=protocol, truth_digest=truth.digest, truth_summary=dict(truth.summary),
+        n_units=submission.table.n_units, submission_digest=submission.digest, team=team,
+        name=name, verdict=verdict, estimate=est["estimate"], resampled=resampled,
+        budget=budget, history=items, adjudicated_at=stamp, bayes_results=bayes_results,
+    )
+
+
+def _bayes_criterion(result: Any) -> Criterion:
+    """A :class:`adjudicator.bayes.BayesResult` as a criterion of the verdict."""
+    d = result.to_dict()
+    p, need = d["probability"], d["min_probability"]
+    head = {True: "Passed", False: "Failed", None: "Undecided"}[result.passed]
+    reason = (
+        f"{head}: Bayesian {d['model']} comparison with '{result.baseline}': "
+        f"P({d['direction']} > {result.margin:g}) = {p:.4f}, needed {need:g}"
+        + (f"; {'; '.join(d['reasons'])}" if result.passed is None else "")
+        + "."
+    )
+    details = {k: v for k, v in d.items() if k not in ("kind", "passed", "margin")}
+    return Criterion(
+        name=f"bayes:{result.baseline}", kind="bayes", statistic=float(d["summary"]["mean"]),
+        bound=float(result.margin), passed=result.passed, reason=reason, details=details,
+    )

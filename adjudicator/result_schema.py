@@ -1,0 +1,135 @@
+"""The ``result/v1`` document (``result.json``), described as pydantic models.
+
+``adjudicator result schema`` prints the JSON Schema generated from these models, and the
+tests validate every result the code writes against them, so the schema cannot drift from
+what is written. Named fields are the contract; blocks that carry engine details
+(``interval``, ``reproducibility.conventions``) may hold more fields than listed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ResultV1", "result_schema", "validate_result"]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ProtocolRef(_Closed):
+    id: str
+    version: int
+    title: str
+    summary: str
+    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+
+class TruthRef(_Closed):
+    digest: str = Field(description="the truth commitment, sha256:...")
+    n_units: int
+    summary: dict[str, Any] = Field(description="class balance, censoring share, rows, ...")
+
+
+class SubmissionRef(_Closed):
+    digest: str
+    team: str | None
+    sequence: int = Field(ge=1, description="k: the submission's number in its family")
+    name: str | None
+
+
+class MetricRef(_Closed):
+    name: str
+    higher_is_better: bool
+
+
+class Interval(_Open):
+    method: Literal["bca", "percentile", "basic"]
+    confidence: float
+    low: float | str
+    high: float | str
+
+
+class Criterion(_Open):
+    name: str
+    kind: Literal["absolute", "baseline", "bayes"]
+    statistic: float = Field(description="estimate, improvement over a baseline, or "
+                             "posterior mean of the difference")
+    bound: float = Field(description="tau or the margin")
+    passed: bool | None = Field(description="None: undecided")
+    reason: str
+    p_value: float | None = None
+    alpha: float | None = None
+    mc_error: float | None = None
+
+
+class BaselineResult(_Closed):
+    name: str
+    estimate: float
+    difference: float = Field(description="entry minus baseline")
+    interval: Interval
+
+
+class Multiplicity(_Closed):
+    rule: str
+    family: Literal["team", "challenge"]
+    alpha: float
+    alpha_k: float
+    sequence: int
+    max_submissions: int
+    spent_before: float
+    remaining: float
+    split: str
+    history: list[dict[str, Any]]
+
+
+class Reproducibility(_Closed):
+    seed: Any = Field(description="the seed's entropy and spawn key (derive_seed)")
+    resamples: int
+    block_size: int
+    scheme: str | None
+    acceleration: str | None = Field(description="exact-loo, jackknife or grouped-jackknife")
+    conventions: dict[str, Any]
+    packages: dict[str, str]
+    code_version: str
+
+
+class ResultV1(_Closed):
+    """One adjudication: verdict, evidence and everything needed to reproduce it."""
+
+    adjudicator: Literal["result/v1"]
+    verdict: Literal["CERTIFIED", "NOT_CERTIFIED", "INCONCLUSIVE"]
+    reasons: list[str]
+    protocol: ProtocolRef
+    truth: TruthRef
+    submission: SubmissionRef
+    metric: MetricRef
+    estimate: float
+    standard_error: float
+    interval: Interval
+    criteria: list[Criterion] = Field(min_length=1)
+    baselines: list[BaselineResult]
+    replicates: dict[str, Any] = Field(description="histogram of the bootstrap replicates")
+    multiplicity: Multiplicity
+    bayes: dict[str, Any] | None
+    reproducibility: Reproducibility
+    timestamps: dict[str, str] = Field(description="the only fields that change on re-run")
+
+
+def result_schema() -> dict[str, Any]:
+    """The JSON Schema of ``result/v1``."""
+    schema = ResultV1.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "adjudicator result/v1"
+    return schema
+
+
+def validate_result(doc: dict[str, Any]) -> ResultV1:
+    """Validate a result document (raises pydantic's ValidationError)."""
+    return ResultV1.model_validate(doc)
