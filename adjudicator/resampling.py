@@ -778,7 +778,8 @@ def p_value(
       ``p = (1 + c) / (1 + B)``;
     - BCa: ``g = (1 + #{t* <= null}) / (1 + B)``, ``w = Phi^-1(g) - z0``,
       ``p = Phi(w / (1 + a w) - z0)``; when ``1 + a w <= 0`` no BCa bound reaches
-      ``null`` and ``p`` is its limit, 0 if ``w < 0`` else 1.
+      ``null`` and ``p`` is its limit, 0 if ``w < 0`` else 1; when every replicate is on
+      the null side (``g = 1``), ``p = 1``. These limits have ``mc_se = 0``.
 
     The ``+1``s count the observed sample as one of the resamples: ``p >= 1 / (1 + B)`` for
     percentile and basic, and ``g`` stays inside (0, 1). Monte Carlo standard error:
@@ -810,6 +811,8 @@ def p_value(
     assert acceleration is not None
     a = sign * acceleration.value  # negating the statistic negates its skewness
     z0 = _z0(v, t, convention)
+    if g >= 1.0:  # every replicate on the null side: no evidence against H0
+        return PValue(null, direction, method, 1.0, 0.0, count, b)
     w = float(ndtri(g)) - z0
     den = 1 + a * w
     if den <= 0:
