@@ -479,10 +479,18 @@ class Prior(_Strict):
 
     name: Slug = "default"
     mean_scale: float = Field(
-        default=1.0, description="sd of the normal prior on the mean difference"
+        default=1.0,
+        description="sd of the normal prior on the mean difference, in units of `scale`",
     )
     sd_scale: float = Field(
-        default=1.0, description="scale of the half-normal prior on spreads"
+        default=1.0,
+        description="sd of the half-normal prior on spreads (sigma, tau), in units of `scale`",
+    )
+    scale: Literal["data", "metric"] = Field(
+        default="data",
+        description="data: multiples of the spread of the differences (correlated-t: their "
+        "sd; hierarchical: sqrt(var of stratum differences + mean squared standard error)); "
+        "metric: in metric units (fixed before the data are seen)",
     )
 
     @field_validator("mean_scale", "sd_scale")
@@ -497,10 +505,36 @@ class Prior(_Strict):
 class Diagnostics(_Strict):
     """Sampler diagnostics that gate a Bayesian criterion."""
 
-    max_r_hat: float = 1.01
-    min_ess_bulk: int = Field(default=400, ge=1)
-    min_ess_tail: int = Field(default=400, ge=1)
-    max_divergences: int = Field(default=0, ge=0)
+    max_r_hat: float = Field(default=1.01, description="largest R-hat of any parameter")
+    min_ess_bulk: int = Field(default=400, ge=1, description="smallest bulk ESS")
+    min_ess_tail: int = Field(default=400, ge=1, description="smallest tail ESS")
+    max_divergences: int = Field(default=0, ge=0, description="most divergent transitions")
+    monte_carlo_z: float = Field(
+        default=2.576,
+        description="a decision is INCONCLUSIVE when |P - min_probability| <= "
+        "monte_carlo_z x the Monte Carlo standard error of P",
+    )
+
+    @field_validator("max_r_hat", "monte_carlo_z", mode="before")
+    @classmethod
+    def _num(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError("must be a number")
+        return _finite(v)
+
+    @field_validator("max_r_hat")
+    @classmethod
+    def _rhat(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError(f"must be at least 1, got {v}")
+        return v
+
+    @field_validator("monte_carlo_z")
+    @classmethod
+    def _z(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError(f"must be non-negative, got {v}")
+        return v
 
 
 class Bayes(_Strict):
@@ -513,9 +547,22 @@ class Bayes(_Strict):
     min_probability: float = Field(
         default=0.95, description="P(entry minus baseline > margin) needed to pass"
     )
-    draws: int = Field(default=4000, ge=100, le=1_000_000)
-    chains: int = Field(default=4, ge=1, le=64)
-    tune: int = Field(default=1000, ge=0, le=100_000)
+    draws: int = Field(
+        default=4000, ge=100, le=1_000_000,
+        description="posterior draws kept in total (PyMC models: split evenly over chains)",
+    )
+    chains: int = Field(default=4, ge=1, le=64, description="PyMC models: Markov chains")
+    tune: int = Field(default=1000, ge=0, le=100_000, description="PyMC models: tuning "
+                      "steps per chain")
+    target_accept: float = Field(
+        default=0.9, description="PyMC models: the NUTS step-size adaptation target; raise it "
+        "(e.g. 0.99) when divergences gate the criterion"
+    )
+    target: Literal["population", "new-stratum"] = Field(
+        default="population",
+        description="hierarchical: decide on the population mean difference or on the "
+        "difference in a new stratum (both are reported)",
+    )
     rho: float | None = Field(
         default=None,
         description="correlated-t: Nadeau-Bengio correlation (test share of a fold); "
@@ -540,6 +587,31 @@ class Bayes(_Strict):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError("must be a number")
         return _finite(v)
+
+    @field_validator("target_accept")
+    @classmethod
+    def _accept(cls, v: float) -> float:
+        v = _finite(v)
+        if not 0.5 <= v < 1:
+            raise ValueError(f"must be in [0.5, 1), got {v}")
+        return v
+
+    @field_validator("rho")
+    @classmethod
+    def _rho(cls, v: float | None) -> float | None:
+        if v is not None and not 0 <= v < 1:
+            raise ValueError(f"must be in [0, 1), got {v}")
+        return v
+
+    @field_validator("priors")
+    @classmethod
+    def _priors(cls, v: tuple[Prior, ...]) -> tuple[Prior, ...]:
+        if not v:
+            raise ValueError("at least one prior")
+        names = [p.name for p in v]
+        if len(set(names)) != len(names):
+            raise ValueError("prior names must not repeat")
+        return v
 
 
 # -- the protocol -------------------------------------------------------------------------
