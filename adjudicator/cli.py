@@ -224,10 +224,11 @@ def score_cmd(
     from .adjudicate import score
     from .data import read_submission, read_truth
 
+    baseline_files = _parse_baselines(baseline)  # usage errors before any reading
     p = load_protocol(protocol)
     t = read_truth(p, truth)
     s = read_submission(p, predictions, t)
-    bl = {n: read_submission(p, f, t) for n, f in _parse_baselines(baseline).items()}
+    bl = {n: read_submission(p, f, t) for n, f in baseline_files.items()}
     result = score(p, t, s, baselines=bl).to_dict()
     if as_json:
         _echo_json(result)
@@ -267,12 +268,14 @@ def adjudicate_cmd(
     from .adjudicate import adjudicate
     from .data import read_submission, read_truth
 
+    baseline_files = _parse_baselines(baseline)  # usage errors before any reading
+    past = _read_history(history)
     p = load_protocol(protocol)
     t = read_truth(p, truth)
     s = read_submission(p, submission, t)
-    bl = {n: read_submission(p, f, t) for n, f in _parse_baselines(baseline).items()}
+    bl = {n: read_submission(p, f, t) for n, f in baseline_files.items()}
     typer.echo(f"adjudicating {submission} under {p.id} v{p.version}", err=True)
-    result = adjudicate(p, t, s, baselines=bl, history=_read_history(history), team=team,
+    result = adjudicate(p, t, s, baselines=bl, history=past, team=team,
                         name=submission.name, progress=_progress)
     doc = result.to_dict()
     _write_atomic(out / "result.json", _result_bytes(doc))
