@@ -441,9 +441,10 @@ def adjust(pvalues: Any, method: str = "holm") -> np.ndarray:
     if p.size == 0:
         raise InputError("`pvalues` is empty: there is nothing to adjust")
     # statsmodels is imported here: the spending rules and online FDR do not need it
-    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
 
-    adjusted = multipletests(p, alpha=0.05, method=ADJUST_METHODS[method])[1]
+    with np.errstate(divide="ignore"):  # sidak at p = 1: log1p(-1) = -inf, correctly 1
+        adjusted = multipletests(p, alpha=0.05, method=ADJUST_METHODS[method])[1]
     return np.asarray(adjusted, dtype=np.float64)
 
 
@@ -629,27 +630,53 @@ def online_fdr(pvalues: Any, config: OnlineFDR | None) -> OnlineFDRResult:
 def _lond(p: np.ndarray, alpha: float) -> OnlineFDRResult:
     steps: list[OnlineStep] = []
     discoveries = 0
-    harmonic = Fraction(0)
+    harmonic = _Harmonic()
 
-    def level(t: int, h: Fraction) -> float:
-        # alpha (gamma_t / H_t) (D + 1), H_t exact then rounded once
-        return alpha * (_gamma(t) / float(h)) * (discoveries + 1)
+    def level(t: int, h: float) -> float:
+        # alpha (gamma_t / H_t) (D + 1)
+        return alpha * (_gamma(t) / h) * (discoveries + 1)
 
     for t, pt in enumerate(p.tolist(), start=1):
-        harmonic += Fraction(1, t)
-        a = level(t, harmonic)
+        a = level(t, harmonic.next())
         rejected = pt <= a
         steps.append(OnlineStep(t, pt, a, rejected, None, None))
         discoveries += rejected
-    t_next = len(steps) + 1
-    next_alpha = level(t_next, harmonic + Fraction(1, t_next))
+    next_alpha = level(len(steps) + 1, harmonic.peek())
     return OnlineFDRResult("lond", alpha, None, tuple(steps), next_alpha, None)
+
+
+class _Harmonic:
+    """H_1, H_2, ... by Neumaier-compensated summation: within an ulp or two of the exact
+    harmonic number, in IEEE arithmetic only (the same bits on every platform), O(1) a
+    term where exact fractions would grow without bound."""
+
+    def __init__(self) -> None:
+        self.t, self.total, self.carry = 0, 0.0, 0.0
+
+    def _add(self, total: float, carry: float, x: float) -> tuple[float, float]:
+        s = total + x
+        if abs(total) >= abs(x):
+            carry += (total - s) + x
+        else:
+            carry += (x - s) + total
+        return s, carry
+
+    def next(self) -> float:
+        self.t += 1
+        self.total, self.carry = self._add(self.total, self.carry, 1.0 / self.t)
+        return self.total + self.carry
+
+    def peek(self) -> float:
+        total, carry = self._add(self.total, self.carry, 1.0 / (self.t + 1))
+        return total + carry
 
 
 def _lord_plus_plus(p: np.ndarray, alpha: float, w0: float) -> OnlineFDRResult:
     steps: list[OnlineStep] = []
     taus: list[int] = []  # times of the discoveries
-    ledger: list[float] = [w0]  # W0, minus every alpha_t paid, plus every reward earned
+    # W0, minus every alpha_t paid, plus every reward earned: kept exactly (doubles are
+    # dyadic rationals) and rounded once when reported, like math.fsum of the ledger
+    wealth = Fraction(w0)
 
     def level(t: int) -> float:
         terms = [w0 * _gamma(t)]
@@ -660,12 +687,12 @@ def _lord_plus_plus(p: np.ndarray, alpha: float, w0: float) -> OnlineFDRResult:
 
     for t, pt in enumerate(p.tolist(), start=1):
         a = level(t)
-        before = math.fsum(ledger)
-        ledger.append(-a)
+        before = float(wealth)
+        wealth -= Fraction(a)
         rejected = pt <= a
         if rejected:
-            ledger.append(alpha - w0 if not taus else alpha)
+            wealth += Fraction(alpha) - (Fraction(w0) if not taus else 0)
             taus.append(t)
-        steps.append(OnlineStep(t, pt, a, rejected, before, math.fsum(ledger)))
+        steps.append(OnlineStep(t, pt, a, rejected, before, float(wealth)))
     next_alpha = level(len(steps) + 1)
-    return OnlineFDRResult("lord++", alpha, w0, tuple(steps), next_alpha, math.fsum(ledger))
+    return OnlineFDRResult("lord++", alpha, w0, tuple(steps), next_alpha, float(wealth))

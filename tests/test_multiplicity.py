@@ -614,3 +614,13 @@ def test_twenty_variants_at_the_threshold_certify_at_most_alpha(rho):
         share = float((p <= alphas).any(axis=1).mean())
         assert share <= alpha + 3 * se, f"{spec}: {share:.4f} certified, alpha {alpha}"
         assert share < uncorrected / 4
+
+
+def test_adjust_handles_the_ends_of_the_unit_interval_quietly():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for method in ADJUST_METHODS:
+            got = adjust([0.0, 1.0, 0.5], method)
+            assert got[0] == 0.0 and got[1] == 1.0, method
