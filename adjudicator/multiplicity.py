@@ -75,17 +75,20 @@ far: replaying a prefix gives a prefix.
   *in its version for arbitrary dependence*: ``alpha_t = alpha (gamma_t / H_t)
   (D(t-1) + 1)`` with ``D(t-1)`` the discoveries before t and ``H_t = sum_{i<=t} 1/i`` the
   t-th harmonic number, the Benjamini-Yekutieli style reshaping that makes LOND valid
-  whatever the dependence (Javanmard and Montanari 2018; Zrnic, Ramdas and Jordan 2021,
-  JMLR 22(33), reshaping functions; the reference implementation is R's
-  ``onlineFDR::LOND(dep = TRUE)``). This is the one to use when every submission is scored
-  on the same test set.
+  whatever the dependence (the dependent-p-value modification of Javanmard and Montanari
+  2018; reshaping functions in general: Zrnic, Ramdas and Jordan 2021, "Asynchronous
+  online testing of multiple hypotheses", JMLR 22). The reference implementation is R's
+  ``onlineFDR::LOND(dep = TRUE)``, whose ``betai / cumsum(1 / seq_len(N))`` this is. The
+  independence-only LOND is not offered. This is the one to use when every submission is
+  scored on the same test set.
 
 Both use the standard decaying sequence ``gamma_j = C log(max(j, 2)) / (j exp(sqrt(log
 j)))`` of Javanmard and Montanari (2018, eq. 31) with ``C = 0.07720838``, the constant of
 ``onlineFDR``. The infinite sum of this sequence is about 0.9763, below the 1 the proofs
 need (the test computes the partial sum and a closed-form bound of the tail); the gammas
 are computed with :mod:`decimal` (correctly rounded ``ln``/``exp``/``sqrt``) and rounded
-down to doubles, so they too are identical on every platform.
+down to doubles, so they too are identical on every platform. The 2.4% the gammas leave
+unspent dwarfs the few ulps by which a level alpha_t computed in doubles can round up.
 
 **Why no group-sequential (Lan-DeMets) boundaries.** Lan-DeMets alpha-spending functions
 (O'Brien-Fleming or Pocock type) control the error of repeated looks at *accumulating*
