@@ -235,7 +235,7 @@ def alpha_for(multiplicity: Multiplicity, k: int) -> float:
         ``k`` is not an integer >= 1, or is past ``max_submissions``.
     """
     _check_k(multiplicity, k)
-    return _alpha_k(_key(multiplicity), k)
+    return _alpha_k(_key(multiplicity), int(k))
 
 
 def budget(multiplicity: Multiplicity, k: int) -> AlphaBudget:
@@ -255,6 +255,7 @@ def budget(multiplicity: Multiplicity, k: int) -> AlphaBudget:
         :meth:`AlphaBudget.criterion_alpha` for each criterion.
     """
     _check_k(multiplicity, k)
+    k = int(k)
     key = _key(multiplicity)
     alphas = [_alpha_k(key, j) for j in range(1, k + 1)]
     spent_before = math.fsum(alphas[:-1])
