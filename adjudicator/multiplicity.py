@@ -310,8 +310,8 @@ def _check_k(multiplicity: Multiplicity, k: Any) -> None:
     if k > m:
         raise MultiplicityError(
             f"submission {k} of this {multiplicity.family} family is refused: the protocol "
-            f"allows max_submissions {m}, and all of alpha {multiplicity.alpha} is spent "
-            f"on submissions 1..{m}"
+            f"allows max_submissions {m}, and alpha {multiplicity.alpha} is budgeted over "
+            f"submissions 1..{m} only"
         )
 
 

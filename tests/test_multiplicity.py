@@ -201,7 +201,7 @@ def test_submission_past_max_submissions_is_refused():
         alpha_for(m, 6)
     assert str(exc.value) == (
         "submission 6 of this team family is refused: the protocol allows "
-        "max_submissions 5, and all of alpha 0.05 is spent on submissions 1..5"
+        "max_submissions 5, and alpha 0.05 is budgeted over submissions 1..5 only"
     )
     m = Multiplicity(rule="bonferroni", alpha=0.01, max_submissions=2, family="challenge")
     with pytest.raises(MultiplicityError, match="submission 3 of this challenge family"):
