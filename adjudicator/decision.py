@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from .errors import ComputationError
@@ -40,7 +40,7 @@ __all__ = [
 MC_ERROR_MULTIPLE = 3.0
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """The three verdicts."""
 
     CERTIFIED = "CERTIFIED"

@@ -23,8 +23,8 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -543,7 +543,9 @@ class Bayes(_Strict):
     model: Literal["bayesian-bootstrap", "correlated-t", "hierarchical"] = Field(
         default="bayesian-bootstrap"
     )
-    rope: float = Field(default=0.0, ge=0, description="half-width of the region of practical equivalence")
+    rope: float = Field(
+        default=0.0, ge=0, description="half-width of the region of practical equivalence"
+    )
     min_probability: float = Field(
         default=0.95, description="P(entry minus baseline > margin) needed to pass"
     )
