@@ -78,6 +78,7 @@ from typing import Any, Literal
 import arviz as az
 import numpy as np
 
+from . import resampling
 from .errors import ComputationError, DegenerateResamplingError, InputError
 from .protocol import Bayes, Prior, Protocol
 from .table import Table
@@ -111,10 +112,6 @@ MIN_DISTINCT_VALUES = 5
 
 #: bootstrap resamples behind each stratum's standard error in the hierarchical model
 SE_RESAMPLES = 1000
-
-#: Dirichlet draws per block: each block has its own random stream (fixed, so results do
-#: not depend on how blocks are scheduled)
-_BLOCK = 64
 
 _SPAWN_WEIGHTS = 0
 _SPAWN_SAMPLER = 1
@@ -266,8 +263,9 @@ def _seed_sequence(seed: object) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if isinstance(seed, np.random.Generator):
-        # consumes from the generator: deterministic for a generator in a given state
-        return np.random.SeedSequence(seed.integers(0, 2**63, size=4).tolist())
+        # consumes 256 bits of the generator: deterministic for a generator in a given
+        # state; integer entropy, as the resampling engine requires
+        return np.random.SeedSequence(int.from_bytes(seed.bytes(32), "big"))
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
         return np.random.SeedSequence(int(seed))
     raise InputError(
@@ -421,30 +419,6 @@ def _diagnose(idata: Any, bayes: Bayes, names: Sequence[str], sampler: str) -> D
 # -- the Bayesian bootstrap ---------------------------------------------------------------
 
 
-def _dirichlet_block(
-    rng: np.random.Generator, rows: int, n_units: int, strata: np.ndarray | None
-) -> np.ndarray:
-    # Stand-in for the resampling engine's `bayesian` scheme (not landed yet): Dirichlet(1)
-    # within each stratum, scaled to the stratum's share, weights summing to n_units.
-    w = rng.standard_exponential((rows, n_units))
-    if strata is None:
-        w *= n_units / w.sum(axis=1, keepdims=True)
-        return w
-    for k in np.unique(strata):
-        cols = np.flatnonzero(strata == k)
-        w[:, cols] *= cols.size / w[:, cols].sum(axis=1, keepdims=True)
-    return w
-
-
-def _weight_blocks(
-    ss: np.random.SeedSequence, draws: int, n_units: int, strata: np.ndarray | None
-) -> Iterator[tuple[int, np.ndarray]]:
-    for b, start in enumerate(range(0, draws, _BLOCK)):
-        rows = min(_BLOCK, draws - start)
-        rng = np.random.default_rng(_child(ss, b))
-        yield start, _dirichlet_block(rng, rows, n_units, strata)
-
-
 def _check_paired(entry: Table, baselines: Mapping[str, Table]) -> None:
     if not baselines:
         raise InputError("`baselines` must name at least one baseline table")
@@ -466,12 +440,15 @@ def bootstrap_differences(
     draws: int,
     seed: object,
     higher_is_better: bool,
+    workers: int = 1,
 ) -> dict[str, np.ndarray]:
     """Bayesian-bootstrap posterior draws of the difference, per baseline.
 
     Every draw is one Dirichlet(1, ..., 1) weight vector over the units (within each
-    stratum of ``entry.strata``); the entry and every baseline are scored on the same
-    weights. Returns ``{baseline: (draws,) array}`` oriented "greater = better".
+    stratum of ``entry.strata``), from the resampling engine's ``bayesian`` scheme (block
+    streams: the draws do not depend on ``workers``); the entry and every baseline are
+    scored on the same weights. Returns ``{baseline: (draws,) array}`` oriented
+    "greater = better".
 
     Raises
     ------
@@ -483,11 +460,15 @@ def bootstrap_differences(
     _check_paired(entry, baselines)
     ss = _child(_seed_sequence(seed), _SPAWN_WEIGHTS)
     sign = 1.0 if higher_is_better else -1.0
-    out = {name: np.empty(draws) for name in baselines}
-    for start, w in _weight_blocks(ss, draws, entry.n_units, entry.strata):
-        e = np.asarray(kernel(entry, w), dtype=np.float64)
-        for name, table in baselines.items():
-            out[name][start:start + len(w)] = sign * (e - np.asarray(kernel(table, w)))
+    tables = [entry, *baselines.values()]
+
+    def statistic(w: np.ndarray) -> np.ndarray:
+        return np.stack([np.asarray(kernel(t, w), dtype=np.float64) for t in tables], axis=1)
+
+    reps = resampling.bootstrap(statistic, entry.n_units, resamples=draws, seed=ss,
+                                strata=entry.strata, scheme="bayesian", workers=workers)
+    v = reps.values
+    out = {name: sign * (v[:, 0] - v[:, 1 + j]) for j, name in enumerate(baselines)}
     for name, d in out.items():
         bad = int(np.count_nonzero(~np.isfinite(d)))
         if bad:
@@ -824,10 +805,13 @@ def stratum_differences(
         units = np.flatnonzero(entry.strata == k)
         e_k, b_k = _subset(entry, units), _subset(baseline, units)
         d[i] = sign * (float(kernel(e_k)) - float(kernel(b_k)))
-        rng = np.random.default_rng(_child(ss, int(k)))
-        w = rng.multinomial(units.size, np.full(units.size, 1 / units.size),
-                            size=resamples).astype(np.float64)
-        reps = sign * (np.asarray(kernel(e_k, w)) - np.asarray(kernel(b_k, w)))
+
+        def statistic(w: np.ndarray, e_k: Table = e_k, b_k: Table = b_k) -> np.ndarray:
+            return np.asarray(kernel(e_k, w)) - np.asarray(kernel(b_k, w))
+
+        reps = sign * resampling.bootstrap(statistic, units.size, resamples=resamples,
+                                           seed=_child(ss, int(k)),
+                                           scheme="bootstrap").values[:, 0]
         reps = reps[np.isfinite(reps)]
         if reps.size < resamples // 2:
             raise DegenerateResamplingError(
@@ -868,7 +852,8 @@ def compare(
     ss = _seed_sequence(seed)
     if bayes.model == "bayesian-bootstrap":
         draws = bootstrap_differences(kernel, entry, {n: baselines[n] for n in names},
-                                      draws=bayes.draws, seed=ss, higher_is_better=hib)
+                                      draws=bayes.draws, seed=ss, higher_is_better=hib,
+                                      workers=max(1, cores or os.cpu_count() or 1))
         return tuple(
             bootstrap_result(draws[b.name], bayes=bayes, margin=b.margin, hdi_prob=hdi_prob,
                              seed=ss, baseline=b.name, direction=direction)
