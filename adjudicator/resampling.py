@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -168,22 +169,28 @@ def _block_bitgen(seed: np.random.SeedSequence, block: int) -> np.random.PCG64:
 
 
 @numba.njit(nogil=True, cache=True)
-def _fill_counts(next_u64, state, order, offsets, out):  # type: ignore[no-untyped-def]
+def _fill_counts(next_u64, state, order, offsets, permuted, out):  # type: ignore[no-untyped-def]
+    # counts are accumulated in stratum order (contiguous per stratum), then scattered to
+    # unit order once per row: cheaper than two dependent random accesses per draw
     n = out.shape[1]
     mask = np.uint64(0xFFFFFFFF)
     s32 = np.uint64(32)
+    scratch = np.empty(n)
     for r in range(out.shape[0]):
-        row = out[r]
-        for j in range(n):
-            row[j] = 0.0
+        buf = scratch if permuted else out[r]
+        buf[:] = 0.0
         for s in range(offsets.shape[0] - 1):
-            lo_ = offsets[s]
-            size = np.uint64(offsets[s + 1] - lo_)
-            for _ in range(offsets[s + 1] - lo_):
+            first = offsets[s]
+            size = np.uint64(offsets[s + 1] - first)
+            for _ in range(offsets[s + 1] - first):
                 x = next_u64(state)
                 # floor(x * size / 2**64) without 128-bit arithmetic (size < 2**32)
                 k = ((x >> s32) * size + (((x & mask) * size) >> s32)) >> s32
-                row[order[lo_ + np.int64(k)]] += 1.0
+                buf[first + np.int64(k)] += 1.0
+        if permuted:
+            row = out[r]
+            for j in range(n):
+                row[order[j]] = scratch[j]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -235,7 +242,7 @@ def _fill_rows(
 ) -> None:
     """Weights of resamples ``start .. start + len(out)`` into ``out``."""
     n = out.shape[1]
-    fill = _fill_counts if scheme == "bootstrap" else _fill_dirichlet
+    permuted = bool(np.any(order != np.arange(n)))
     r, stop = start, start + out.shape[0]
     while r < stop:
         block, row = divmod(r, BLOCK_SIZE)
@@ -243,8 +250,11 @@ def _fill_rows(
         bitgen = _block_bitgen(seed, block)
         if row:
             bitgen.advance(row * n)
-        fill(bitgen.ctypes.next_uint64, bitgen.ctypes.state_address, order, offsets,
-             out[r - start : upto - start])
+        ptr, state = bitgen.ctypes.next_uint64, bitgen.ctypes.state_address
+        if scheme == "bootstrap":
+            _fill_counts(ptr, state, order, offsets, permuted, out[r - start : upto - start])
+        else:
+            _fill_dirichlet(ptr, state, order, offsets, out[r - start : upto - start])
         r = upto
 
 
@@ -355,18 +365,22 @@ def _run(
     order, offsets = _strata_layout(n_units, strata)
     if chunk is None:
         chunk = max(1, min(BLOCK_SIZE, _MAX_CHUNK_CELLS // n_units))
-    chunk = _check_count("chunk", chunk, 1)
+    chunk = min(_check_count("chunk", chunk, 1), stop - start)
     workers = _check_count("workers", workers, 1)
     edges = list(range(start, stop, chunk)) + [stop]
     spans = list(zip(edges[:-1], edges[1:]))
     first = spans[0]
 
+    local = threading.local()  # one weight buffer per thread: no page faults per chunk
+
     def one(span: tuple[int, int], k: int | None) -> np.ndarray:
-        w = np.empty((span[1] - span[0], n_units))
+        if getattr(local, "buffer", None) is None:
+            local.buffer = np.empty((chunk, n_units))
+        w = local.buffer[: span[1] - span[0]]
         _fill_rows(seed, scheme, order, offsets, span[0], w)
         return _evaluate(statistic, w, k=k, what=f"resamples {span[0]}..{span[1] - 1}")
 
-    head = one(first, None)
+    head = one(first, None)  # may be a view of the buffer: copied before its reuse
     out = np.empty((stop - start, head.shape[1]))
     out[: len(head)] = head
 
