@@ -154,28 +154,64 @@ def _summary_items(summary: Any) -> list[dict[str, Any]]:
     return items
 
 
+def _diagnostic_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "none"
+    return value if isinstance(value, str) or value is None else _num(value)
+
+
 def _criterion(raw: Any) -> dict[str, Any]:
     c = _map(raw)
     kind = _text(c.get("kind")) or "criterion"
     passed = c.get("passed")
     diagnostics = _map(c.get("diagnostics"))
+    # ROPE: a half-width (number) around the margin, or the engine's block
+    # {low, high, below, inside, above}; shares may also come as `rope_shares`.
+    rope = c.get("rope")
+    bound = _num(c.get("bound", c.get("margin")))
+    rope_interval = None
+    shares = {str(k): _num(v) for k, v in _map(c.get("rope_shares")).items()}
+    if isinstance(rope, Mapping):
+        low, high = _num(rope.get("low")), _num(rope.get("high"))
+        if low is not None and high is not None:
+            rope_interval = [low, high]
+        shares = shares or {k: _num(rope.get(k)) for k in ("below", "inside", "above")
+                            if rope.get(k) is not None}
+        half = None if rope_interval is None else (high - low) / 2  # type: ignore[operator]
+    else:
+        half = _num(rope)
+        if half is not None and bound is not None:
+            rope_interval = [bound - half, bound + half]
+    summary = _map(c.get("summary"))
+    hdi = _list(summary.get("hdi"))
     return {
         "name": _text(c.get("name")) or kind,
         "kind": kind,
         "kind_label": _KIND_LABELS.get(kind, kind),
         "baseline": _text(c.get("baseline")),
         "statistic": _num(c.get("statistic")),
-        "bound": _num(c.get("bound")),
+        "bound": bound,
         "p_value": _num(c.get("p_value")),
         "alpha": _num(c.get("alpha")),
         "mc_error": _num(c.get("mc_error")),
         "probability": _num(c.get("probability")),
+        "probability_mcse": _num(c.get("probability_mcse")),
         "min_probability": _num(c.get("min_probability")),
-        "rope": _num(c.get("rope")),
-        "rope_shares": {str(k): _num(v) for k, v in _map(c.get("rope_shares")).items()},
+        "model": _text(c.get("model")),
+        "prior": _text(c.get("prior")),
+        "posterior_mean": _num(summary.get("mean")),
+        "posterior_sd": _num(summary.get("sd")),
+        "hdi": [_num(hdi[0]), _num(hdi[1])] if len(hdi) == 2 else None,
+        "hdi_prob": _num(summary.get("hdi_prob")),
+        "rope": half,
+        "rope_interval": rope_interval,
+        "rope_shares": shares,
         "diagnostics": [
-            {"name": str(k), "value": v if isinstance(v, str) else _num(v)}
-            for k, v in diagnostics.items()
+            {"name": str(k), "value": _diagnostic_value(v)} for k, v in diagnostics.items()
         ],
         "has_posterior": bool(c.get("posterior")),
         "passed": passed if isinstance(passed, bool) else None,
@@ -198,6 +234,9 @@ def _multiplicity(result: Mapping[str, Any]) -> dict[str, Any] | None:
     rows.append({"sequence": sequence, "alpha": _num(m.get("alpha_k")),
                  "verdict": _verdict(result.get("verdict")), "current": True})
     spent = sum(r["alpha"] for r in rows if r["alpha"] is not None)
+    spent_before, alpha_k = _num(m.get("spent_before")), _num(m.get("alpha_k"))
+    if spent_before is not None and alpha_k is not None:
+        spent = spent_before + alpha_k
     return {
         "rule": _text(m.get("rule")),
         "family": _text(m.get("family")),
@@ -206,22 +245,38 @@ def _multiplicity(result: Mapping[str, Any]) -> dict[str, Any] | None:
         "sequence": sequence,
         "rows": rows,
         "spent": spent,
+        "remaining": _num(m.get("remaining")),
+        "max_submissions": m.get("max_submissions"),
+        "split": _text(m.get("split")),
     }
+
+
+def _plain(value: Any) -> str | None:
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return _text(value)
+
+
+def _baselines(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for b in _list(result.get("baselines")):
+        b = _map(b)
+        rows.append({"name": _text(b.get("name")), "estimate": _num(b.get("estimate")),
+                     "difference": _num(b.get("difference")),
+                     "interval": _interval(b.get("interval"))})
+    return rows
 
 
 def _reproducibility(result: Mapping[str, Any]) -> dict[str, Any]:
     r = _map(result.get("reproducibility"))
     known = ("seed", "resamples", "block_size", "code_version")
-    items = [{"label": k.replace("_", " "), "value": _text(r.get(k))} for k in known
+    items = [{"label": k.replace("_", " "), "value": _plain(r.get(k))} for k in known
              if r.get(k) is not None]
     for key, value in r.items():
         if key in known or key in ("packages", "conventions"):
             continue
-        items.append({"label": str(key).replace("_", " "),
-                      "value": json.dumps(value, sort_keys=True, ensure_ascii=False)
-                      if isinstance(value, Mapping | list) else _text(value)})
-    conventions = [{"name": str(k), "value": _text(v) if not isinstance(v, Mapping | list)
-                    else json.dumps(v, sort_keys=True, ensure_ascii=False)}
+        items.append({"label": str(key).replace("_", " "), "value": _plain(value)})
+    conventions = [{"name": str(k), "value": _plain(v)}
                    for k, v in _map(r.get("conventions")).items()]
     packages = [{"name": str(k), "version": _text(v)} for k, v in
                 sorted(_map(r.get("packages")).items(), key=lambda kv: str(kv[0]))]
@@ -277,9 +332,13 @@ def certification_context(
         "submission": _submission(result),
         "metric": _metric(result),
         "estimate": _num(result.get("estimate")),
+        "standard_error": _num(result.get("standard_error")),
         "interval": _interval(result.get("interval")),
+        "baselines": _baselines(result),
         "criteria": [c for c in criteria if c["kind"] != "bayes"],
         "bayes": [c for c in criteria if c["kind"] == "bayes"],
+        "bayes_diagnostic_names": list(dict.fromkeys(
+            d["name"] for c in criteria if c["kind"] == "bayes" for d in c["diagnostics"])),
         "multiplicity": _multiplicity(result),
         "reproducibility": _reproducibility(result),
         "ledger": {"head": _text(ledger.get("head")), "sequence": ledger.get("sequence")}

@@ -132,44 +132,59 @@ def bootstrap_figure(
 
 
 def posterior_figure(criteria: Sequence[Mapping[str, Any]]) -> str | None:
-    """Posterior of each Bayesian difference, with the margin and the ROPE around it.
+    """The posterior of each Bayesian difference, against the margin and its ROPE.
 
-    The ROPE is drawn as ``[rope_interval]`` when the criterion gives one, else as
-    ``bound ± rope`` (the region practically equivalent to the margin).
+    Each item is a criterion of the report context (``bound``, ``rope_interval``, ``hdi``,
+    ``posterior_mean``, ``probability``) with, optionally, the raw ``posterior`` (draws or a
+    histogram). With draws the density is drawn; with only a summary, the mean and the
+    highest-density interval.
     """
-    drawn = [(c, histogram_of(c.get("posterior"), bins=60)) for c in criteria]
-    drawn = [(c, h) for c, h in drawn if h is not None]
-    if not drawn:
+    panels = []
+    for c in criteria:
+        hist = histogram_of(c.get("posterior"), bins=60)
+        hdi = c.get("hdi")
+        has_hdi = bool(hdi) and None not in hdi
+        if hist is not None or has_hdi:
+            panels.append((c, hist))
+    if not panels:
         return None
+    heights = [2.2 if hist is not None else 1.25 for _, hist in panels]
     with matplotlib.rc_context(_RC):
-        fig = _figure(2.3 * len(drawn) if len(drawn) > 1 else 2.4)
-        axes = fig.subplots(len(drawn), 1, squeeze=False)[:, 0]
-        for ax, (c, (edges, counts)) in zip(axes, drawn, strict=True):
+        fig = _figure(sum(heights) + 0.3)
+        axes = fig.subplots(len(panels), 1, squeeze=False,
+                            height_ratios=heights)[:, 0]
+        for ax, (c, hist) in zip(axes, panels, strict=True):
             bound = c.get("bound")
-            rope = c.get("rope")
             interval = c.get("rope_interval")
-            if isinstance(interval, Sequence) and len(interval) == 2:
-                ax.axvspan(float(interval[0]), float(interval[1]), color="#f3e1b7",
-                           lw=0, label="ROPE")
-            elif isinstance(rope, int | float) and isinstance(bound, int | float):
-                ax.axvspan(bound - rope, bound + rope, color="#f3e1b7", lw=0,
-                           label=f"ROPE (margin ± {rope:g})")
-            density = counts / (counts.sum() * np.diff(edges))
-            above = edges[:-1] >= (bound if isinstance(bound, int | float) else np.inf)
-            ax.stairs(np.where(above, density, 0), edges, fill=True, color=GREEN, alpha=0.25,
-                      lw=0)
-            ax.stairs(density, edges, color=BLUE, lw=0.9, label="posterior of the difference")
+            if interval:
+                ax.axvspan(interval[0], interval[1], color="#f3e1b7", lw=0,
+                           label="ROPE around the margin")
+            if hist is not None:
+                edges, counts = hist
+                density = counts / (counts.sum() * np.diff(edges))
+                if isinstance(bound, int | float):
+                    above = edges[:-1] >= bound
+                    ax.stairs(np.where(above, density, 0), edges, fill=True, color=GREEN,
+                              alpha=0.25, lw=0)
+                ax.stairs(density, edges, color=BLUE, lw=0.9, label="posterior")
+                ax.set_ylabel("density")
+            else:
+                hdi, mean = c["hdi"], c.get("posterior_mean")
+                prob = c.get("hdi_prob")
+                label = f"{prob:.0%} HDI" if isinstance(prob, float) else "HDI"
+                ax.plot(hdi, [0, 0], color=BLUE, lw=3, solid_capstyle="butt", label=label)
+                if mean is not None:
+                    ax.plot([mean], [0], "o", color=INK, ms=5, label="posterior mean")
+                ax.set_ylim(-1, 1)
+            ax.set_yticks([])
             if isinstance(bound, int | float):
                 ax.axvline(bound, color=RED, ls="--", lw=1.3, label=f"margin {bound:g}")
-            ax.axvline(0, color=GREY, lw=0.8, ls=":")
             prob = c.get("probability")
             title = str(c.get("name") or "posterior")
             if isinstance(prob, int | float):
                 title += f":  P(difference > margin) = {prob:.3f}"
             ax.set_title(title, loc="left")
-            ax.set_yticks([])
-            ax.set_ylabel("density")
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.05), frameon=False)
         axes[-1].set_xlabel("difference to the baseline")
         return _svg_uri(fig)
 

@@ -33,6 +33,8 @@ def compact(value: Any, digits: int = 3) -> str:
         return DASH
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return num(int(value))
+    if isinstance(value, float) and abs(value) >= 100:
+        return num(value, 1)
     return num(value, digits)
 
 

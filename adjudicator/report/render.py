@@ -32,8 +32,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -56,6 +55,7 @@ from .format import FILTERS
 
 __all__ = [
     "EVIDENCE_INFO_KEY",
+    "EmbeddedOnlyFetcher",
     "RenderedReport",
     "render_certification_report",
     "render_audit_report",
@@ -69,6 +69,8 @@ EVIDENCE_INFO_KEY = "AdjudicatorEvidence"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _logger = logging.getLogger(__name__)
 _ENVIRONMENT_LOCK = threading.Lock()
+#: the figures a template may show (absent ones are None and left out)
+_FIGURES = ("bootstrap", "posterior", "alpha", "estimates", "progress")
 
 
 @contextlib.contextmanager
@@ -163,7 +165,8 @@ def _stylesheet_text() -> str:
 def render_html(context: Mapping[str, Any], figure_uris: Mapping[str, str | None]) -> str:
     """The HTML of a report (kind from ``context["kind"]``), with figures as data: URIs."""
     template = template_environment().get_template(f"{context['kind']}.html.j2")
-    return template.render(r=context, fig=dict(figure_uris), generator=f"adjudicator {__version__}")
+    fig = {name: figure_uris.get(name) for name in _FIGURES}
+    return template.render(r=context, fig=fig, generator=f"adjudicator {__version__}")
 
 
 def _moment(value: Any) -> dt.datetime:
@@ -198,6 +201,9 @@ def _to_pdf(
 
     def finisher(_document: Any, pdf: Any) -> None:
         pdf.info[EVIDENCE_INFO_KEY] = pydyf.String(f"{name} {digest}")
+        # WeasyPrint 70 lists each associated file twice in the catalog's /AF array
+        if "AF" in pdf.catalog:
+            pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(pdf.catalog["AF"]))
 
     document = HTML(string=html, base_url=None, url_fetcher=fetcher).render(
         stylesheets=[CSS(string=_stylesheet_text(), url_fetcher=fetcher)],
@@ -250,12 +256,19 @@ def render_certification_report(result: Mapping[str, Any] | bytes) -> RenderedRe
             threshold=absolute["bound"] if absolute else None,
             metric_label=context["metric"]["label"],
         ),
-        "posterior": figures.posterior_figure(
-            [c for c in parsed.get("criteria") or [] if isinstance(c, Mapping)
-             and c.get("kind") == "bayes"]),
+        "posterior": figures.posterior_figure(_with_posteriors(context["bayes"], parsed)),
         "alpha": figures.alpha_spending_figure(context["multiplicity"]),
     }
     return _to_pdf(context, uris, evidence)
+
+
+def _with_posteriors(
+    bayes: Sequence[Mapping[str, Any]], result: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    # The context keeps no draws; the figure may use them when the result carries them.
+    raw = [c for c in result.get("criteria") or []
+           if isinstance(c, Mapping) and c.get("kind") == "bayes"]
+    return [{**c, "posterior": r.get("posterior")} for c, r in zip(bayes, raw, strict=False)]
 
 
 def render_audit_report(results: Sequence[Mapping[str, Any]]) -> RenderedReport:
