@@ -32,6 +32,9 @@ from adjudicator.metrics.survival import HarrellC, UnoC
 from adjudicator.table import Table
 
 
+_BLOCK = 100
+
+
 def _table(kind: str, n: int, **cols: np.ndarray) -> Table:
     return Table(kind=kind, units=np.array([f"u{i:07d}" for i in range(n)]),
                  row_unit=np.arange(n), columns=cols)
@@ -40,15 +43,23 @@ def _table(kind: str, n: int, **cols: np.ndarray) -> Table:
 def _bench(name: str, kernel, table: Table, reference: Callable[[np.ndarray], float],
            n_boot: int, n_ref: int, rng: np.random.Generator) -> dict[str, float | str]:
     n = table.n_units
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)
-    kernel(table, counts[:2])  # compile / warm up
-    t0 = time.perf_counter()
-    values = kernel(table, counts)
-    t_kernel = time.perf_counter() - t0
+    kernel(table, np.ones((2, n)))  # compile / warm up
+    # weights come in blocks, as the resampling engine draws them (B x n int64 at once
+    # would be 800 MB at n = 1e5, B = 1000); drawing them is not timed
+    values = np.empty(n_boot)
+    first = None
+    t_kernel = 0.0
+    for start in range(0, n_boot, _BLOCK):
+        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=min(_BLOCK, n_boot - start))
+        if first is None:
+            first = counts[:n_ref]
+        t0 = time.perf_counter()
+        values[start:start + len(counts)] = kernel(table, counts)
+        t_kernel += time.perf_counter() - t0
     ref_values = np.empty(n_ref)
     t0 = time.perf_counter()
     for b in range(n_ref):
-        idx = np.repeat(np.arange(n), counts[b])
+        idx = np.repeat(np.arange(n), first[b])
         ref_values[b] = reference(idx)
     t_ref = time.perf_counter() - t0
     err = float(np.max(np.abs(values[:n_ref] - ref_values)))

@@ -8,6 +8,7 @@ processed in chunks of rows so memory stays bounded whatever ``B`` is.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numba
 import numpy as np
@@ -140,15 +141,20 @@ class Kernel:
 
     def __call__(self, table: Table, weights: object = None) -> float | np.ndarray:
         self._check_table(table)
+        prep = self._prepare(table)  # sorting and other per-table work: once per call
         if weights is None:
-            value = float(self._batch(table, np.ones((1, table.n_units)))[0])
+            value = float(self._batch(table, np.ones((1, table.n_units)), prep)[0])
             if not np.isfinite(value):
                 raise ComputationError(f"{self.name}: {self._why_undefined(table)}")
             return value
-        w = check_weights(weights, table.n_units)
+        w = np.asarray(weights)
+        check_weights(w if w.ndim != 2 else w[:0], table.n_units)  # shape, dtype first
         out = np.empty(w.shape[0], dtype=np.float64)
         for start, stop in self._chunks(table, w.shape[0]):
-            out[start:stop] = self._batch(table, w[start:stop])
+            # values are checked and converted chunk by chunk: memory stays bounded
+            out[start:stop] = self._batch(
+                table, check_weights(w[start:stop], table.n_units), prep
+            )
         return out
 
     def leave_one_out(self, table: Table) -> np.ndarray | None:
@@ -167,7 +173,12 @@ class Kernel:
 
     # -- for subclasses -------------------------------------------------------------------
 
-    def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:  # pragma: no cover
+    def _prepare(self, table: Table) -> Any:
+        """Work that depends on the table only (sort orders, per-unit sums)."""
+        return None
+
+    def _batch(self, table: Table, w: np.ndarray, prep: Any) -> np.ndarray:  # pragma: no cover
+        """Values for a chunk of validated float64 weight rows ``(b, n_units)``."""
         raise NotImplementedError
 
     def _why_undefined(self, table: Table) -> str:
@@ -210,8 +221,11 @@ class MeanKernel(Kernel):
         r = np.bincount(table.row_unit, minlength=table.n_units).astype(np.float64)
         return s, r
 
-    def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:
-        s, r = self._sums(table)
+    def _prepare(self, table: Table) -> tuple[np.ndarray, np.ndarray]:
+        return self._sums(table)
+
+    def _batch(self, table: Table, w: np.ndarray, prep: Any) -> np.ndarray:
+        s, r = prep
         num = rowdot(w, s)
         den = rowdot(w, r)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from ..table import Table
-from ._base import Kernel, MeanKernel, group_cumsums, rowdot, rowsum
+from ._base import Kernel, MeanKernel
 
 __all__ = ["Auroc", "Auprc", "Brier", "LogLoss"]
 
@@ -40,7 +40,8 @@ class Auroc(Kernel):
 
     with ``H(x) = 1, 1/2, 0`` for ``x > 0, = 0, < 0``. With negatives sorted once, every
     positive reads the cumulative negative weight below and at its score by a
-    precomputed index, so a batch of ``B`` rows costs ``O(B n)``.
+    precomputed index: one compiled ``O(n)`` pass per weight row. Sums are compensated and
+    run in a fixed order, so integer weights give exactly the repeated data's value.
     """
 
     name = "auroc"
@@ -57,20 +58,11 @@ class Auroc(Kernel):
         s_neg = s[neg]
         lo = np.searchsorted(s_neg, s[pos], side="left")
         hi = np.searchsorted(s_neg, s[pos], side="right")
-        return table.row_unit[pos], table.row_unit[neg], lo, hi
+        return (table.row_unit[pos].astype(np.int64), table.row_unit[neg].astype(np.int64),
+                lo.astype(np.int64), hi.astype(np.int64))
 
-    def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:
-        unit_pos, unit_neg, lo, hi = self._prepare(table)
-        wp = w[:, unit_pos]
-        wn = w[:, unit_neg]
-        cum = np.zeros((w.shape[0], len(unit_neg) + 1))
-        np.cumsum(wn, axis=1, out=cum[:, 1:])
-        # H summed over negatives for each positive: below + half of the ties
-        placement = 0.5 * (cum[:, lo] + cum[:, hi])
-        num = rowdot(wp, placement)
-        den = rowsum(wp) * cum[:, -1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    def _batch(self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, ...]) -> np.ndarray:
+        return _auroc_rows(w, *prep)
 
     def _why_undefined(self, table: Table) -> str:
         return _both_classes(table)
@@ -115,6 +107,77 @@ class Auroc(Kernel):
 
 
 @numba.njit(cache=True)
+def _add(acc, comp, v):  # pragma: no cover - compiled
+    """Neumaier's compensated addition: exact for integers, accurate for long sums."""
+    t = acc + v
+    if abs(acc) >= abs(v):
+        comp += (acc - t) + v
+    else:
+        comp += (v - t) + acc
+    return t, comp
+
+
+@numba.njit(cache=True)
+def _auroc_rows(w, unit_pos, unit_neg, lo, hi):  # pragma: no cover - compiled
+    n_b = w.shape[0]
+    n_neg = len(unit_neg)
+    out = np.empty(n_b)
+    cum = np.zeros(n_neg + 1)
+    for b in range(n_b):
+        acc = 0.0
+        comp = 0.0
+        for j in range(n_neg):
+            acc, comp = _add(acc, comp, w[b, unit_neg[j]])
+            cum[j + 1] = acc + comp
+        w_neg = cum[n_neg]
+        num = 0.0
+        c_num = 0.0
+        w_pos = 0.0
+        c_pos = 0.0
+        for i in range(len(unit_pos)):
+            wi = w[b, unit_pos[i]]
+            if wi != 0.0:
+                # H summed over negatives: the weight below plus half the weight tied
+                num, c_num = _add(num, c_num, wi * 0.5 * (cum[lo[i]] + cum[hi[i]]))
+                w_pos, c_pos = _add(w_pos, c_pos, wi)
+        den = (w_pos + c_pos) * w_neg
+        out[b] = (num + c_num) / den if den > 0.0 else np.nan
+    return out
+
+
+@numba.njit(cache=True)
+def _auprc_rows(w, unit_sorted, y_sorted, ends):  # pragma: no cover - compiled
+    n_b = w.shape[0]
+    out = np.empty(n_b)
+    for b in range(n_b):
+        tp = 0.0
+        c_tp = 0.0
+        fp = 0.0
+        c_fp = 0.0
+        prev = 0.0
+        ap = 0.0
+        c_ap = 0.0
+        start = 0
+        for g in range(len(ends)):
+            for r in range(start, ends[g] + 1):
+                wr = w[b, unit_sorted[r]]
+                if y_sorted[r]:
+                    tp, c_tp = _add(tp, c_tp, wr)
+                else:
+                    fp, c_fp = _add(fp, c_fp, wr)
+            start = ends[g] + 1
+            ctp = tp + c_tp
+            called = ctp + fp + c_fp
+            step = ctp - prev
+            if step != 0.0 and called > 0.0:
+                ap, c_ap = _add(ap, c_ap, step * (ctp / called))
+            prev = ctp
+        total = tp + c_tp
+        out[b] = (ap + c_ap) / total if total > 0.0 else np.nan
+    return out
+
+
+@numba.njit(cache=True)
 def _within_unit_auc_pairs(starts, y, s):  # pragma: no cover - compiled
     n_units = len(starts) - 1
     out = np.zeros(n_units)
@@ -137,8 +200,8 @@ def _within_unit_auc_pairs(starts, y, s):  # pragma: no cover - compiled
 class Auprc(Kernel):
     """Average precision: ``sum_k (R_k - R_{k-1}) P_k`` over distinct score thresholds.
 
-    Scores are sorted once (descending) and grouped by distinct value; each batch row is a
-    pass of group sums and cumulative sums, ``O(B n)``. A threshold group whose rows all
+    Scores are sorted once (descending) and grouped by distinct value; each weight row is
+    one compiled pass accumulating true and false positives, ``O(n)``. A threshold group whose rows all
     have weight 0 adds nothing.
     """
 
@@ -147,24 +210,17 @@ class Auprc(Kernel):
     columns = ("y", "score")
     higher_is_better = True
 
-    def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:
+    def _prepare(self, table: Table) -> tuple[np.ndarray, ...]:
         y = np.asarray(table["y"], dtype=bool)
         s = np.asarray(table["score"], dtype=np.float64)
         order = np.argsort(-s, kind="stable")
         s_sorted = s[order]
-        ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True])
-        wr = w[:, table.row_unit[order]]
-        y_sorted = y[order]
-        # cumulative true and false positives at each distinct threshold (as sklearn)
-        ctp = group_cumsums(np.where(y_sorted, wr, 0.0), ends)
-        cfp = group_cumsums(np.where(y_sorted, 0.0, wr), ends)
-        tp = np.diff(ctp, axis=1, prepend=0.0)
-        called = ctp + cfp
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.where(called > 0, ctp / np.where(called > 0, called, 1.0), 0.0)
-            total = ctp[:, -1]
-            ap = rowdot(tp, precision)
-            return np.where(total > 0, ap / np.where(total > 0, total, 1.0), np.nan)
+        ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True]).astype(np.int64)
+        return table.row_unit[order].astype(np.int64), y[order], ends
+
+    def _batch(self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, ...]) -> np.ndarray:
+        # per threshold group: precision at the group times the recall it adds (sklearn)
+        return _auprc_rows(w, *prep)
 
     def _why_undefined(self, table: Table) -> str:
         return "undefined: the truth has no row of the positive class"

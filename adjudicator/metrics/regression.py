@@ -14,10 +14,11 @@ protocol's ``constant`` option says whether that is an error (NaN in a weighted 
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..table import Table
-from ._base import Kernel, MeanKernel, group_cumsums, rowdot, rowsum
+from ._base import Kernel, MeanKernel, rowdot, rowsum
 
 __all__ = ["Rmse", "Mae", "Pearson", "Spearman", "PerUnitPearsonMean"]
 
@@ -57,52 +58,136 @@ class Mae(MeanKernel):
         return np.abs(np.asarray(table["y"], float) - np.asarray(table["pred"], float))
 
 
-def _constant(values: np.ndarray, wr: np.ndarray) -> np.ndarray:
-    present = wr > 0
-    hi = np.where(present, values, -np.inf).max(axis=1)
-    lo = np.where(present, values, np.inf).min(axis=1)
-    return hi <= lo
+@numba.njit(cache=True)
+def _add(acc, comp, v):  # pragma: no cover - compiled
+    t = acc + v
+    if abs(acc) >= abs(v):
+        comp += (acc - t) + v
+    else:
+        comp += (v - t) + acc
+    return t, comp
 
 
-def _weighted_pearson(x: np.ndarray, y: np.ndarray, wr: np.ndarray) -> np.ndarray:
-    """Row-wise weighted Pearson correlation; x, y are (n,) or (B, n), wr is (B, n)."""
-    sw = rowsum(wr)
-    x = np.broadcast_to(x, wr.shape)
-    y = np.broadcast_to(y, wr.shape)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mx = rowdot(wr, x) / sw
-        my = rowdot(wr, y) / sw
-        dx = x - mx[:, None]
-        dy = y - my[:, None]
-        sxx = rowdot(wr, dx * dx)
-        syy = rowdot(wr, dy * dy)
-        sxy = rowdot(wr, dx * dy)
-        r = sxy / np.sqrt(sxx * syy)
-    return np.clip(r, -1.0, 1.0)
+@numba.njit(cache=True)
+def _wsum(wr, x):  # pragma: no cover - compiled
+    acc = 0.0
+    comp = 0.0
+    for r in range(len(wr)):
+        if wr[r] != 0.0:
+            acc, comp = _add(acc, comp, wr[r] * x[r])
+    return acc + comp
+
+
+@numba.njit(cache=True)
+def _pearson_row(wr, x, y):  # pragma: no cover - compiled
+    """Weighted Pearson of one row (two-pass, compensated); NaN if x or y is constant."""
+    sw = _wsum(wr, np.ones(len(wr)))
+    if not sw > 0.0:
+        return np.nan
+    mx = _wsum(wr, x) / sw
+    my = _wsum(wr, y) / sw
+    sxx = 0.0
+    cxx = 0.0
+    syy = 0.0
+    cyy = 0.0
+    sxy = 0.0
+    cxy = 0.0
+    x_lo = np.inf
+    x_hi = -np.inf
+    y_lo = np.inf
+    y_hi = -np.inf
+    for r in range(len(wr)):
+        if wr[r] > 0.0:
+            x_lo = min(x_lo, x[r])
+            x_hi = max(x_hi, x[r])
+            y_lo = min(y_lo, y[r])
+            y_hi = max(y_hi, y[r])
+            dx = x[r] - mx
+            dy = y[r] - my
+            sxx, cxx = _add(sxx, cxx, wr[r] * dx * dx)
+            syy, cyy = _add(syy, cyy, wr[r] * dy * dy)
+            sxy, cxy = _add(sxy, cxy, wr[r] * dx * dy)
+    # constant among present rows: exact test, not a tiny centred sum of squares
+    if x_hi <= x_lo or y_hi <= y_lo:
+        return np.nan
+    r = (sxy + cxy) / np.sqrt((sxx + cxx) * (syy + cyy))
+    return min(1.0, max(-1.0, r))
+
+
+@numba.njit(cache=True)
+def _midranks(wr, order, ends, out):  # pragma: no cover - compiled
+    """Weighted mid-ranks C + W/2 of the rows, ties by group (see the module)."""
+    below = 0.0
+    comp = 0.0
+    start = 0
+    for g in range(len(ends)):
+        gw = 0.0
+        for k in range(start, ends[g] + 1):
+            gw += wr[order[k]]
+        upto, comp2 = _add(below, comp, gw)
+        rank = 0.5 * ((below + comp) + (upto + comp2))
+        for k in range(start, ends[g] + 1):
+            out[order[k]] = rank
+        below = upto
+        comp = comp2
+        start = ends[g] + 1
+
+
+@numba.njit(cache=True)
+def _correlation_rows(w, row_unit, y, p, ranks, oy, ey, op, ep):  # pragma: no cover
+    n_b = w.shape[0]
+    n = len(row_unit)
+    out = np.empty(n_b)
+    wr = np.empty(n)
+    ry = np.empty(n)
+    rp = np.empty(n)
+    for b in range(n_b):
+        for r in range(n):
+            wr[r] = w[b, row_unit[r]]
+        if ranks:
+            _midranks(wr, oy, ey, ry)
+            _midranks(wr, op, ep, rp)
+            # ranks are constant exactly when the values are: test on the values
+            v = _pearson_row(wr, y, p)
+            out[b] = v if np.isnan(v) else _pearson_row(wr, ry, rp)
+        else:
+            out[b] = _pearson_row(wr, y, p)
+    return out
+
+
+def _sort_groups(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    ends = np.flatnonzero(np.r_[xs[1:] != xs[:-1], True])
+    return order.astype(np.int64), ends.astype(np.int64)
 
 
 class _Correlation(Kernel):
     kind = "regression"
     columns = ("y", "pred")
     higher_is_better = True
+    _ranks = False
 
     def __init__(self, constant: str = "error") -> None:
         if constant not in ("error", "zero"):
             raise ValueError(f"`constant` must be 'error' or 'zero', got {constant!r}")
         self.constant = constant
 
-    def _transform_xy(self, table: Table, wr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.asarray(table["y"], float), np.asarray(table["pred"], float)
+    def _prepare(self, table: Table) -> tuple[np.ndarray, ...]:
+        y = np.ascontiguousarray(table["y"], dtype=np.float64)
+        p = np.ascontiguousarray(table["pred"], dtype=np.float64)
+        oy, ey = _sort_groups(y)
+        op, ep = _sort_groups(p)
+        return table.row_unit.astype(np.int64), y, p, oy, ey, op, ep
 
-    def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:
-        wr = w[:, table.row_unit]
-        y = np.asarray(table["y"], float)
-        p = np.asarray(table["pred"], float)
-        degenerate = _constant(y, wr) | _constant(p, wr)
-        x1, x2 = self._transform_xy(table, wr)
-        r = _weighted_pearson(x1, x2, wr)
-        r = np.where(degenerate, 0.0 if self.constant == "zero" else np.nan, r)
-        return np.where(rowsum(wr) > 0, r, np.nan)
+    def _batch(self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, ...]) -> np.ndarray:
+        row_unit, y, p, oy, ey, op, ep = prep
+        r = _correlation_rows(w, row_unit, y, p, self._ranks, oy, ey, op, ep)
+        if self.constant == "zero":
+            # NaN here means a constant vector (or no weight at all, which stays NaN)
+            present = rowsum(w) > 0
+            r = np.where(np.isnan(r) & present, 0.0, r)
+        return r
 
     def _why_undefined(self, table: Table) -> str:
         y = np.asarray(table["y"], float)
@@ -126,27 +211,7 @@ class Spearman(_Correlation):
     """Spearman rank correlation over rows (weighted mid-ranks; see the module)."""
 
     name = "spearman"
-
-    def _transform_xy(self, table: Table, wr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (
-            _weighted_ranks(np.asarray(table["y"], float), wr),
-            _weighted_ranks(np.asarray(table["pred"], float), wr),
-        )
-
-
-def _weighted_ranks(x: np.ndarray, wr: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    new = np.r_[True, xs[1:] != xs[:-1]]
-    ends = np.flatnonzero(np.r_[new[1:], True])
-    group_of_sorted = np.cumsum(new) - 1
-    group_of_row = np.empty(len(x), dtype=np.int64)
-    group_of_row[order] = group_of_sorted
-    upto = group_cumsums(wr[:, order], ends)  # weight at or below each group
-    below = np.zeros_like(upto)
-    below[:, 1:] = upto[:, :-1]
-    rank_g = 0.5 * (below + upto)
-    return rank_g[:, group_of_row]
+    _ranks = True
 
 
 class PerUnitPearsonMean(Kernel):
@@ -192,8 +257,11 @@ class PerUnitPearsonMean(Kernel):
         undefined = const | (count < 2)
         return np.where(undefined, 0.0 if self.constant == "zero" else np.nan, r)
 
-    def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:
-        r = self._unit_r(table)
+    def _prepare(self, table: Table) -> np.ndarray:
+        return self._unit_r(table)
+
+    def _batch(self, table: Table, w: np.ndarray, prep: np.ndarray) -> np.ndarray:
+        r = prep
         bad = np.isnan(r)
         sw = rowsum(w)
         with np.errstate(invalid="ignore", divide="ignore"):

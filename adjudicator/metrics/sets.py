@@ -50,8 +50,11 @@ class SetKernel(Kernel):
             return tp, n_true
         return 2.0 * tp, n_pred + n_true
 
-    def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:
-        num, den = self._num_den(table)
+    def _prepare(self, table: Table) -> tuple[np.ndarray, np.ndarray]:
+        return self._num_den(table)
+
+    def _batch(self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        num, den = prep
         sw = rowsum(w)
         if self.average == "micro":
             value = _ratio(rowdot(w, num), rowdot(w, den), self.zero_division)

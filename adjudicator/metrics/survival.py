@@ -229,8 +229,11 @@ class HarrellC(Kernel):
     def __init__(self, truncation: float | None = None) -> None:
         self.truncation = truncation
 
-    def _batch(self, table: Table, w: np.ndarray) -> np.ndarray:
-        order, starts, t_sorted, event, rank, row_unit, n_ranks = _prepare(table)
+    def _prepare(self, table: Table) -> tuple[np.ndarray, ...]:
+        return _prepare(table)
+
+    def _batch(self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, ...]) -> np.ndarray:
+        order, starts, t_sorted, event, rank, row_unit, n_ranks = prep
         tau = np.inf if self.truncation is None else float(self.truncation)
         return _concordance(
             starts, t_sorted, event, rank, row_unit, n_ranks,
