@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from adjudicator import resampling as rs
@@ -145,6 +147,25 @@ def test_weight_moments():
     # n * Dirichlet(1, ..., 1): mean 1, variance (n - 1) / (n + 1)
     assert abs(dirichlet.var(axis=0).mean() - (n - 1) / (n + 1)) < 0.02
     assert np.unique(counts).dtype == float and set(np.unique(counts)) <= set(range(n + 1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sizes=st.lists(st.integers(2, 9), min_size=1, max_size=4),
+    start=st.integers(0, 2 * rs.BLOCK_SIZE),
+    length=st.integers(0, 40),
+    scheme=st.sampled_from(["bootstrap", "bayesian"]),
+    shuffle=st.integers(0, 2**32 - 1),
+)
+def test_property_random_access_and_stratum_totals(sizes, start, length, scheme, shuffle):
+    strata = np.random.default_rng(shuffle).permutation(np.repeat(np.arange(len(sizes)), sizes))
+    n = strata.size
+    w = rs.resample_weights(n, start, start + length, seed=SEED, strata=strata, scheme=scheme)
+    ref = rs.resample_weights(n, start - start % 7, start + length + 3, seed=SEED,
+                              strata=strata, scheme=scheme)
+    np.testing.assert_array_equal(w, ref[start % 7 : start % 7 + length])
+    for code, size in enumerate(sizes):
+        np.testing.assert_allclose(w[:, strata == code].sum(axis=1), size, rtol=1e-12)
 
 
 # -- the engine ----------------------------------------------------------------------------
@@ -413,6 +434,23 @@ def test_bca_p_value_formula():
     neg = rs.Acceleration(-0.05, "given", 0)  # negating a statistic negates its skewness
     lo = rs.p_value(-v, -0.1, 0.5, method="bca", acceleration=neg, direction="lower")
     assert lo.p == pytest.approx(pv.p, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["percentile", "bca"])
+def test_mc_standard_error_matches_the_spread_over_seeds(method):
+    """The reported mc_se is the spread of p over independent streams (within 25%)."""
+    x = np.random.default_rng(14).lognormal(size=50)
+    stat = wmean(x)
+    acc = rs.acceleration(*rs.jackknife(stat, 50))
+    null = x.mean() - 0.5 * x.std() / math.sqrt(50)  # p about 0.3
+    ps, ses = [], []
+    for i in range(200):
+        reps = rs.bootstrap(stat, 50, resamples=400, seed=np.random.SeedSequence(i))
+        pv = rs.p_value(reps.values[:, 0], x.mean(), null, method=method, acceleration=acc)
+        ps.append(pv.p)
+        ses.append(pv.mc_se)
+    assert 0.02 < np.mean(ps) < 0.98
+    assert np.std(ps, ddof=1) == pytest.approx(np.mean(ses), rel=0.25)
 
 
 def test_result_to_dict_is_json_and_complete():
