@@ -1,0 +1,50 @@
+"""Sealing the sequestered truth at rest: AES-256-GCM with a key kept outside the database.
+
+A sealed blob is ``b"ADJSEAL1" || key_id[8] || nonce[12] || ciphertext+tag``: ``key_id``
+(the first 8 bytes of sha256 of the key) says which key sealed it, so a wrong key is a
+clear error rather than a failed tag; the nonce is random per blob; the associated data
+binds the blob to its purpose (``adjudicator-truth/v1``), so a sealed truth cannot be
+passed off as something else sealed with the same key. The blob goes into the artifact
+store like any file, addressed by the sha256 of the *sealed* bytes, so the store holds no
+hash of the plaintext file either. The public commitment is the truth's canonical digest
+(:attr:`adjudicator.data.Truth.digest`), recorded in the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..errors import VerificationError
+
+__all__ = ["Sealer"]
+
+_MAGIC = b"ADJSEAL1"
+_PURPOSE = b"adjudicator-truth/v1"
+
+
+class Sealer:
+    """Seals and opens blobs with one AES-256-GCM key (see :func:`adjudicator.store.keys.truth_key`)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError(f"`key` must be 32 bytes, got {len(key)}")
+        self._aead = AESGCM(key)
+        self.key_id = hashlib.sha256(key).digest()[:8]
+
+    def seal(self, plaintext: bytes) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return _MAGIC + self.key_id + nonce + self._aead.encrypt(nonce, plaintext, _PURPOSE)
+
+    def open(self, blob: bytes) -> bytes:
+        if blob[:8] != _MAGIC or len(blob) < 8 + 8 + 12 + 16:
+            raise VerificationError("not a sealed blob")
+        if blob[8:16] != self.key_id:
+            raise VerificationError("the blob was sealed with another key")
+        try:
+            return self._aead.decrypt(blob[16:28], blob[28:], _PURPOSE)
+        except InvalidTag:
+            raise VerificationError("the sealed blob was altered (authentication failed)") from None
