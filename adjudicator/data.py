@@ -219,10 +219,10 @@ def truth_from_frame(protocol: Protocol, frame: pd.DataFrame, *, source: str = "
         summary.update(mean_set_size=float(sizes.mean()), empty_sets=int((sizes == 0).sum()))
     summary.update(rows=len(rows), units=len(units))
     role_cols = [c for c in rows.columns if not c.startswith("_")]
-    names = {"unit": task.unit, "keys": list(task.keys), "roles": dict(task.truth),
-             "row": [*key_cols, *role_cols]}
+    # rows are [unit, *keys, *role values by kind: label | time, event | value] (+ strata)
+    header = {"unit": task.unit, "keys": list(task.keys), "roles": dict(task.truth)}
     digest = _digest(
-        "adjudicator-truth/v1", kind, names, rows, key_cols + role_cols,
+        "adjudicator-truth/v1", kind, header, rows, key_cols + role_cols,
         strata=(task.strata, strata) if strata is not None else None,
     )
     return Truth(
@@ -276,9 +276,9 @@ def submission_from_frame(
         r.empty_marker_alone(rows, "the submission")
     order = _sort_order(rows, key_cols)
     rows = rows.iloc[order].reset_index(drop=True)
-    names = {"unit": task.unit, "keys": list(task.keys), "prediction": preds}
+    header = {"unit": task.unit, "keys": list(task.keys), "prediction": preds}
     digest = _digest(
-        "adjudicator-submission/v1", kind, names, rows,
+        "adjudicator-submission/v1", kind, header, rows,
         key_cols + [c for c in rows.columns if not c.startswith("_")],
     )
     if kind == "sets":

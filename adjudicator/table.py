@@ -22,8 +22,14 @@ survival     ``time`` (float), ``event`` (bool), ``score`` (float; higher = high
 regression   ``y`` (float), ``pred`` (float)
 sets         one row per unit: ``tp`` (int, |predicted & true|), ``n_pred`` (int,
              |predicted|), ``n_true`` (int, |true|)
-scores       ``score`` (float, one per unit)
+scores       ``score`` (float, one per row: one per unit unless ``task.keys``)
 ============ =========================================================================
+
+Built by :mod:`adjudicator.data` (``Submission.table``, or ``table_from_frames`` for
+in-memory data): ``meta`` holds the truth's summary (rows, units, class balance or
+censoring share, strata sizes); ``strata`` the codes of the sorted distinct combinations
+of ``task.strata``. With several prediction columns the first is scored. Sets: a unit
+with an empty predicted or true set has ``n_pred`` or ``n_true`` 0.
 """
 
 from __future__ import annotations

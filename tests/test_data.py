@@ -121,7 +121,8 @@ def test_survival_time_predictions_and_lifelines(asset):
     truth = read_truth(p, asset("truth_survival.csv"))
     assert truth.summary["events"] == 4 and truth.summary["censored"] == 2
     t = read_submission(p, asset("sub_survival_times.csv"), truth).table
-    df = pd.read_csv(asset("truth_survival.csv")).merge(pd.read_csv(asset("sub_survival_times.csv")))
+    df = pd.read_csv(asset("truth_survival.csv")).merge(
+        pd.read_csv(asset("sub_survival_times.csv")))
     expected = lifelines_cindex(df["days"], df["predicted_days"], df["died"])
     assert get_kernel(p.metric)(t) == pytest.approx(expected, abs=1e-12)
     np.testing.assert_array_equal(t["event"], [1, 0, 1, 1, 0, 1])
@@ -174,7 +175,8 @@ def test_typed_frames_are_accepted(binary):
 # -- digests ------------------------------------------------------------------------------
 
 
-def test_truth_digest_ignores_row_order_format_spelling_and_unused_columns(binary, asset, tmp_path):
+def test_truth_digest_ignores_row_order_format_spelling_and_unused_columns(binary, asset,
+                                                                          tmp_path):
     base = read_truth(binary, asset("truth_binary.csv")).digest
     df = pd.read_csv(asset("truth_binary.csv"), dtype=str)
     shuffled = df.sample(frac=1, random_state=3).drop(columns=["age"])
@@ -324,14 +326,17 @@ def test_missing_file_and_directory(binary, tmp_path):
 
 def test_parquet_refusals(binary, asset, tmp_path):
     truth = read_truth(binary, asset("truth_binary.csv"))
-    pd.DataFrame({"patient": [1.0, 2.0], "p_poor": [0.1, 0.2]}).to_parquet(tmp_path / "f.parquet")
+    frame = pd.DataFrame({"patient": [1.0, 2.0], "p_poor": [0.1, 0.2]})
+    frame.to_parquet(tmp_path / "f.parquet")
     msg = refused(read_submission, binary, tmp_path / "f.parquet", truth)
     assert "column 'patient'" in msg and "floating-point" in msg
     pd.DataFrame({"patient": ["p01"], "p_poor": [True]}).to_parquet(tmp_path / "b.parquet")
     msg = refused(read_submission, binary, tmp_path / "b.parquet", truth)
     assert "wrong type" in msg
-    pd.DataFrame({"patient": ["p01", None], "p_poor": [0.1, 0.2]}).to_parquet(tmp_path / "n.parquet")
-    assert "missing or non-text id" in refused(read_submission, binary, tmp_path / "n.parquet", truth)
+    frame = pd.DataFrame({"patient": ["p01", None], "p_poor": [0.1, 0.2]})
+    frame.to_parquet(tmp_path / "n.parquet")
+    msg = refused(read_submission, binary, tmp_path / "n.parquet", truth)
+    assert "missing or non-text id" in msg
 
 
 def test_a_truth_read_for_another_protocol_is_refused(binary, asset):
@@ -371,3 +376,12 @@ def test_nothing_is_written_when_refusing(binary, asset, tmp_path):
         refused(read_submission, binary, work / name, truth)
     after = {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in work.iterdir()}
     assert before == after
+
+
+def test_scores_files(asset):
+    p = parse_protocol(SCORES)
+    truth = read_truth(p, asset("truth_scores.csv"))
+    assert (truth.n_units, truth.summary["rows"]) == (3, 3)
+    t = read_submission(p, asset("sub_scores.csv"), truth).table
+    assert get_kernel(p.metric)(t) == 0.5
+    assert get_kernel(p.metric).per_unit(t).tolist() == [1.0, 0.0, 0.5]

@@ -33,15 +33,15 @@ from sksurv.metrics import concordance_index_censored, concordance_index_ipcw
 from sksurv.util import Surv
 
 from adjudicator.errors import ComputationError, InputError
-from adjudicator.metrics import KERNELS, Kernel, get_kernel
-from adjudicator.metrics import _base
+from adjudicator.metrics import KERNELS, Kernel, _base, get_kernel
 from adjudicator.metrics.binary import Auprc, Auroc, Brier, LogLoss
 from adjudicator.metrics.regression import Mae, Pearson, PerUnitPearsonMean, Rmse, Spearman
 from adjudicator.metrics.scores import MeanScore
 from adjudicator.metrics.sets import SetKernel
 from adjudicator.metrics.survival import HarrellC, UnoC
-from adjudicator.protocol import METRICS, Correlation, MeanScore as MeanScoreSpec
-from adjudicator.protocol import PlainMetric, SetMetric, UnoC as UnoCSpec
+from adjudicator.protocol import METRICS, Correlation, PlainMetric, SetMetric
+from adjudicator.protocol import MeanScore as MeanScoreSpec
+from adjudicator.protocol import UnoC as UnoCSpec
 from adjudicator.table import Table
 
 TOL = 1e-12

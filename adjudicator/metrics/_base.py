@@ -16,7 +16,10 @@ import numpy as np
 from ..errors import ComputationError, InputError
 from ..table import Table
 
-__all__ = ["Kernel", "MeanKernel", "check_weights", "unit_sums", "rowdot", "rowsum", "group_cumsums", "CHUNK_CELLS"]
+__all__ = [
+    "Kernel", "MeanKernel", "check_weights", "unit_sums", "rowdot", "rowsum", "group_cumsums",
+    "CHUNK_CELLS",
+]
 
 #: a chunk of weight rows holds at most this many (row, table-row) cells (~32 MB float64)
 CHUNK_CELLS = 1 << 22

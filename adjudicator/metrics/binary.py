@@ -61,7 +61,9 @@ class Auroc(Kernel):
         return (table.row_unit[pos].astype(np.int64), table.row_unit[neg].astype(np.int64),
                 lo.astype(np.int64), hi.astype(np.int64))
 
-    def _batch(self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, ...]) -> np.ndarray:
+    def _batch(
+        self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, ...]
+    ) -> np.ndarray:
         return _auroc_rows(w, *prep)
 
     def _why_undefined(self, table: Table) -> str:
@@ -201,8 +203,8 @@ class Auprc(Kernel):
     """Average precision: ``sum_k (R_k - R_{k-1}) P_k`` over distinct score thresholds.
 
     Scores are sorted once (descending) and grouped by distinct value; each weight row is
-    one compiled pass accumulating true and false positives, ``O(n)``. A threshold group whose rows all
-    have weight 0 adds nothing.
+    one compiled pass accumulating true and false positives, ``O(n)``. A threshold group
+    whose rows all have weight 0 adds nothing.
     """
 
     name = "auprc"
@@ -218,7 +220,9 @@ class Auprc(Kernel):
         ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True]).astype(np.int64)
         return table.row_unit[order].astype(np.int64), y[order], ends
 
-    def _batch(self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, ...]) -> np.ndarray:
+    def _batch(
+        self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, ...]
+    ) -> np.ndarray:
         # per threshold group: precision at the group times the recall it adds (sklearn)
         return _auprc_rows(w, *prep)
 

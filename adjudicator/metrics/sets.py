@@ -53,7 +53,9 @@ class SetKernel(Kernel):
     def _prepare(self, table: Table) -> tuple[np.ndarray, np.ndarray]:
         return self._num_den(table)
 
-    def _batch(self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def _batch(
+        self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, np.ndarray]
+    ) -> np.ndarray:
         num, den = prep
         sw = rowsum(w)
         if self.average == "micro":

@@ -18,6 +18,8 @@ which is exactly what repeating rows does. Times are sorted once; each weight ro
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 
@@ -27,7 +29,7 @@ from ._base import Kernel
 __all__ = ["HarrellC", "UnoC"]
 
 
-def _prepare(table: Table) -> tuple[np.ndarray, ...]:
+def _prepare(table: Table) -> tuple[Any, ...]:
     time = np.asarray(table["time"], dtype=np.float64)
     event = np.asarray(table["event"], dtype=bool)
     score = np.asarray(table["score"], dtype=np.float64)
@@ -229,10 +231,10 @@ class HarrellC(Kernel):
     def __init__(self, truncation: float | None = None) -> None:
         self.truncation = truncation
 
-    def _prepare(self, table: Table) -> tuple[np.ndarray, ...]:
+    def _prepare(self, table: Table) -> tuple[Any, ...]:
         return _prepare(table)
 
-    def _batch(self, table: Table, w: np.ndarray, prep: tuple[np.ndarray, ...]) -> np.ndarray:
+    def _batch(self, table: Table, w: np.ndarray, prep: tuple[Any, ...]) -> np.ndarray:
         order, starts, t_sorted, event, rank, row_unit, n_ranks = prep
         tau = np.inf if self.truncation is None else float(self.truncation)
         return _concordance(
@@ -247,7 +249,7 @@ class HarrellC(Kernel):
             f"{len(event)} rows; a pair needs an event before another row's time)"
         )
 
-    def leave_one_out(self, table: Table) -> np.ndarray:
+    def leave_one_out(self, table: Table) -> np.ndarray | None:
         """Exact C-index without each unit, ``O(n log n)`` (per-row pair counts)."""
         self._check_table(table)
         order, starts, t_sorted, event, rank, row_unit, n_ranks = _prepare(table)
