@@ -63,7 +63,9 @@ _KIND_LABELS = {"absolute": "absolute threshold", "baseline": "beat a baseline",
 
 _SUMMARY_LABELS = {
     "events": "events",
-    "censored_share": "censored",
+    "censored_share": "censored (share)",
+    "censoring_share": "censored (share)",
+    "censored": "censored",
     "positives": "positives",
     "negatives": "negatives",
     "prevalence": "prevalence",
@@ -72,7 +74,7 @@ _SUMMARY_LABELS = {
     "median_follow_up_days": "median follow-up (days)",
 }
 
-_SHARE_KEYS = {"censored_share", "prevalence"}
+_SHARE_KEYS = {"censored_share", "censoring_share", "prevalence"}
 
 
 def canonical_json_bytes(value: Any) -> bytes:
@@ -389,7 +391,9 @@ def audit_context(
             "reasons": [_text(x) for x in _list(r.get("reasons"))],
         })
     last = ordered[-1]
-    m = _map(last.get("multiplicity"))
+    # the family's rule and alpha from the latest result that records them
+    m = next((_map(r.get("multiplicity")) for r in reversed(ordered)
+              if _map(r.get("multiplicity"))), {})
     dates = [row["adjudicated_at"] for row in rows if row["adjudicated_at"]]
     absolute = next((c for c in rows[-1]["criteria"] if c["kind"] == "absolute"), None)
     return {
@@ -404,6 +408,8 @@ def audit_context(
                    "alpha": _num(m.get("alpha"))},
         "rows": rows,
         "certified": any(row["verdict"]["code"] == "CERTIFIED" for row in rows),
+        "certified_sequences": [row["submission"]["sequence"] for row in rows
+                                if row["verdict"]["code"] == "CERTIFIED"],
         "evidence": {"name": EVIDENCE_NAMES["audit"], "sha256": _sha256(data),
                      "bytes": len(data)},
     }
