@@ -556,7 +556,7 @@ class Bayes(_Strict):
         description="posterior draws kept in total (PyMC models: split evenly over chains)",
     )
     chains: int = Field(default=4, ge=1, le=64, description="PyMC models: Markov chains")
-    tune: int = Field(default=1000, ge=0, le=100_000, description="PyMC models: tuning "
+    tune: int = Field(default=1000, ge=1, le=100_000, description="PyMC models: tuning "
                       "steps per chain")
     target_accept: float = Field(
         default=0.9, description="PyMC models: the NUTS step-size adaptation target; raise it "
@@ -893,6 +893,10 @@ def _is_none(value: Any) -> bool:
     return value is None
 
 
+def _predictions_only(value: Any) -> bool:
+    return isinstance(value, SubmissionSpec) and value == SubmissionSpec()
+
+
 # -- the protocol -------------------------------------------------------------------------
 
 
@@ -910,7 +914,11 @@ class Protocol(_Strict):
     threshold: Threshold
     multiplicity: Multiplicity = Field(default=Multiplicity())
     bayes: Bayes | None = Field(default=None)
-    submission: SubmissionSpec = Field(default=SubmissionSpec())
+    submission: SubmissionSpec = Field(
+        default=SubmissionSpec(), exclude_if=_predictions_only,
+        description="how teams submit (absent: predictions files); the default block "
+        "leaves the canonical JSON, and so the digest, as it was",
+    )
     leaderboard: Leaderboard | None = Field(
         default=None, exclude_if=_is_none,
         description="the public leaderboard (absent: no public board); an absent block "
