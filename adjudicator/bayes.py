@@ -601,20 +601,31 @@ def _sample(
     cores = min(chains, cores or os.cpu_count() or 1)
     size = len(data["d"]) if structure == "hierarchical" else 0
     compiled = _compiled(structure, size, sampler)
-    if sampler == "nutpie":
-        import nutpie
+    try:
+        if sampler == "nutpie":
+            import nutpie
 
-        return nutpie.sample(compiled.with_data(**data), draws=per_chain, tune=bayes.tune,
-                             chains=chains, cores=cores, seed=seed, progress_bar=False,
-                             save_warmup=False, target_accept=bayes.target_accept)
-    pm = _pymc()
-    with _CACHE_LOCK:  # the cached pm.Model is shared: set its data and sample in turn
-        with compiled:
-            pm.set_data(dict(data))
-            return pm.sample(draws=per_chain, tune=bayes.tune, chains=chains, cores=cores,
-                             random_seed=seed, progressbar=False,
-                             target_accept=bayes.target_accept,
-                             compute_convergence_checks=False)
+            return nutpie.sample(compiled.with_data(**data), draws=per_chain,
+                                 tune=bayes.tune, chains=chains, cores=cores, seed=seed,
+                                 progress_bar=False, save_warmup=False,
+                                 target_accept=bayes.target_accept)
+        pm = _pymc()
+        with _CACHE_LOCK:  # the cached pm.Model is shared: set its data and sample in turn
+            with compiled:
+                pm.set_data(dict(data))
+                return pm.sample(draws=per_chain, tune=bayes.tune, chains=chains,
+                                 cores=cores, random_seed=seed, progressbar=False,
+                                 target_accept=bayes.target_accept,
+                                 compute_convergence_checks=False)
+    except Exception as exc:
+        raise ComputationError(f"{structure} model: the {sampler} sampler failed: {exc}") \
+            from exc
+    except BaseException as exc:
+        # a Rust panic inside nutpie arrives as pyo3's PanicException, a BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise ComputationError(f"{structure} model: the {sampler} sampler failed: {exc}") \
+            from exc
 
 
 def _prior_scales(prior: Prior, data_scale: float) -> dict[str, float]:

@@ -285,11 +285,11 @@ def test_the_sbc_rank_check_detects_a_miscalibrated_posterior():
 
 @pytest.mark.slow
 def test_a_funnel_with_too_few_draws_is_inconclusive_with_its_numbers():
-    # strata that agree closely under a wide spread prior: Neal's funnel in (tau, z); no
-    # tuning and 100 draws cannot explore it
+    # strata that agree closely under a wide spread prior: Neal's funnel in (tau, z); one
+    # tuning step and 100 draws cannot explore it
     se = np.full(K, 0.001)
     d = np.full(K, 0.02) + 0.0001 * np.arange(K)
-    bz = Bayes(model="hierarchical", draws=100, chains=2, tune=0, min_probability=0.9,
+    bz = Bayes(model="hierarchical", draws=100, chains=2, tune=1, min_probability=0.9,
                priors=[Prior(name="wide", mean_scale=1.0, sd_scale=1.0, scale="metric")])
     r = B.hierarchical(d, se, bayes=bz, margin=0.0, hdi_prob=0.95, seed=5, cores=1)
     assert r.passed is None
@@ -431,7 +431,7 @@ threshold:
   baselines: [{{name: old, margin: {margin}}}]
 bayes:
   model: {model}
-  draws: 2000
+  draws: 4000
   chains: 2
   tune: 1000
   min_probability: 0.9
