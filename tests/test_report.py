@@ -424,10 +424,31 @@ def test_rendering_twice_gives_the_same_bytes(kind):
     assert b"/CreationDate" in first
 
 
-def test_pdf_dates_come_from_the_result_not_the_clock(certification):
-    assert b"D:20261129060000" in certification.pdf
-    today = dt.datetime.now(dt.UTC).strftime("D:%Y%m%d%H%M").encode()
-    assert today not in certification.pdf or today.startswith(b"D:202611290600")
+def test_pdf_dates_come_from_the_result_not_the_clock():
+    result = load_result("result_minimal.json")
+    result["timestamps"]["adjudicated_at"] = "2001-02-03T04:05:06Z"
+    pdf = render_certification_report(result).pdf
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    info = reader.trailer_view["/Info"]
+    assert str(info["/CreationDate"]).startswith("D:20010203040506")
+    assert str(info["/ModDate"]).startswith("D:20010203040506")
+    spec = reader.root["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
+    params = spec["/EF"]["/F"].get_object()["/Params"]
+    assert str(params["/CreationDate"]) == str(params["/ModDate"]) == "D:20010203040506Z"
+    today = dt.datetime.now(dt.UTC).strftime("%Y%m%d").encode()
+    assert today not in pdf
+
+
+def test_certification_context_matches_the_golden_file():
+    # The context is the contract with the web pages and the JSON endpoint (STYLE 12).
+    # After a deliberate change, regenerate with:
+    #   python -c "import json; from adjudicator.report import certification_context as c;
+    #   d = open('tests/assets/result_certified.json', 'rb').read();
+    #   open('tests/assets/result_certified_context.json', 'w').write(
+    #   json.dumps(c(json.loads(d), evidence=d), indent=2, ensure_ascii=False) + '\\n')"
+    data = asset("result_certified.json").read_bytes()
+    golden = json.loads(asset("result_certified_context.json").read_text(encoding="utf-8"))
+    assert certification_context(json.loads(data), evidence=data) == golden
 
 
 def test_figures_are_deterministic_svg_sized_for_the_page():

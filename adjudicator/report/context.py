@@ -217,7 +217,7 @@ def _criterion(raw: Any) -> dict[str, Any]:
         ],
         "has_posterior": bool(c.get("posterior")),
         "passed": passed if isinstance(passed, bool) else None,
-        "status": {True: "pass", False: "fail"}.get(passed, "undecided"),
+        "status": "pass" if passed is True else "fail" if passed is False else "undecided",
         "reason": _text(c.get("reason")),
     }
 
@@ -227,7 +227,7 @@ def _multiplicity(result: Mapping[str, Any]) -> dict[str, Any] | None:
     if not m:
         return None
     sequence = m.get("sequence", _map(result.get("submission")).get("sequence"))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for h in _list(m.get("history")):
         h = _map(h)
         rows.append({"sequence": h.get("sequence"), "alpha": _num(h.get("alpha")),
@@ -235,7 +235,7 @@ def _multiplicity(result: Mapping[str, Any]) -> dict[str, Any] | None:
                      "current": False})
     rows.append({"sequence": sequence, "alpha": _num(m.get("alpha_k")),
                  "verdict": _verdict(result.get("verdict")), "current": True})
-    spent = sum(r["alpha"] for r in rows if r["alpha"] is not None)
+    spent = float(sum(r["alpha"] for r in rows if r["alpha"] is not None))
     spent_before, alpha_k = _num(m.get("spent_before")), _num(m.get("alpha_k"))
     if spent_before is not None and alpha_k is not None:
         spent = spent_before + alpha_k
@@ -260,7 +260,7 @@ def _plain(value: Any) -> str | None:
 
 
 def _baselines(result: Mapping[str, Any]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for b in _list(result.get("baselines")):
         b = _map(b)
         rows.append({"name": _text(b.get("name")), "estimate": _num(b.get("estimate")),
@@ -372,7 +372,7 @@ def audit_context(
         raise ValueError(f"`results` must belong to one protocol, got {len(protocols)}")
     ordered = sorted(results, key=lambda r: _seq_key(_map(r.get("submission")).get("sequence")))
     data = canonical_json_bytes(audit_evidence(ordered)) if evidence is None else evidence
-    rows = []
+    rows: list[dict[str, Any]] = []
     spent = 0.0
     for r in ordered:
         m = _map(r.get("multiplicity"))
@@ -475,7 +475,7 @@ def progress_context(
         if not date or est is None:
             raise ValueError(f"`points[{i}]` needs a `date` and a numeric `estimate`")
         by_date.setdefault(date, []).append(p)
-    rows = []
+    rows: list[dict[str, Any]] = []
     best_so_far: dict[str, Any] | None = None
     for date in sorted(by_date):
         best = max(by_date[date], key=lambda p: sign * float(p["estimate"]))

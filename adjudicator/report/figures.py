@@ -31,7 +31,7 @@ __all__ = [
     "histogram_of",
 ]
 
-_RC = {
+_RC: Any = {
     "svg.hashsalt": "adjudicator-report",
     "svg.fonttype": "none",
     "font.family": "DejaVu Sans",
@@ -143,7 +143,7 @@ def posterior_figure(criteria: Sequence[Mapping[str, Any]]) -> str | None:
     for c in criteria:
         hist = histogram_of(c.get("posterior"), bins=60)
         hdi = c.get("hdi")
-        has_hdi = bool(hdi) and None not in hdi
+        has_hdi = isinstance(hdi, Sequence) and len(hdi) == 2 and None not in hdi
         if hist is not None or has_hdi:
             panels.append((c, hist))
     if not panels:
