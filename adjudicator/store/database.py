@@ -107,10 +107,17 @@ class Database:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only snapshot; anything written in it is rolled back."""
-        with self._reader() as session, session.begin():
-            yield session
-            session.rollback()
+        """A snapshot for reading; anything written in it is rolled back.
+
+        Objects loaded in it stay usable (detached, with their loaded values) afterwards.
+        """
+        with self._reader() as session:
+            session.begin()
+            try:
+                yield session
+            finally:
+                session.expunge_all()
+                session.rollback()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:

@@ -97,9 +97,7 @@ class LedgerStore:
         kind = event.get("type")
         if kind not in EVENT_TYPES:
             raise ValueError(f"event type must be one of {', '.join(EVENT_TYPES)}, got {kind!r}")
-        head = session.scalars(
-            select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
-        ).one()
+        head = self.lock(session)
         data = entry_bytes(event)
         leaf = leaf_hash(data)
         frontier = frontier_append([bytes.fromhex(h) for h in json.loads(head.frontier)],
@@ -112,6 +110,18 @@ class LedgerStore:
         head.frontier = json.dumps([h.hex() for h in frontier])
         session.flush()
         return seq, note
+
+    def lock(self, session: Session) -> LedgerHead:
+        """Lock the head row for the rest of the transaction (PostgreSQL ``FOR UPDATE``).
+
+        A transaction that decides something from the state (is the window open?) and then
+        appends reads that state *after* taking this lock, so every event that changes it
+        is either fully before or fully after in the log.
+        """
+        return session.scalars(
+            select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
 
     # -- reading ----------------------------------------------------------------------------
 

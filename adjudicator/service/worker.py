@@ -1,0 +1,350 @@
+"""The background worker: adjudications and reports, from a jobs table that survives restarts.
+
+A job is claimed with a *lease*: the claiming transaction sets ``status = running``, bumps
+``attempts`` (the claim's token) and ``lease_until``; a heartbeat renews the lease while the
+job runs. A worker that dies (SIGKILL, power cut) stops renewing, the lease lapses and any
+worker claims the job again, so a job queued before a crash is finished after the restart.
+Work is done outside any transaction (files go to the content-addressed store first); the
+result is committed in one transaction that first checks the claim is still this worker's,
+records the rows and appends the ledger event. Running a job twice is harmless: the
+statistics are seeded by the digests, and a lost claim commits nothing.
+
+Errors: an :class:`~adjudicator.errors.AdjudicatorError` (bad input, undefined statistics,
+no alpha left) is the answer for that submission: the submission is marked ``failed`` with
+the message. Anything else is retried, up to ``max_attempts`` claims.
+
+Where the heavy work runs is one function, :meth:`Worker.execute`; running it on a Dask
+cluster through :mod:`adjudicator.compute` is a change there only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from ..errors import AdjudicatorError, VerificationError
+from ..store.models import Baseline, Challenge, Job, ProtocolRecord, Report, Submission, Team
+from ..store.rows import record_artifact
+from .runtime import Runtime
+
+__all__ = ["Worker", "enqueue"]
+
+_log = logging.getLogger("adjudicator.service.worker")
+_KINDS = ("adjudicate", "report")
+
+
+def enqueue(session: Any, kind: str, submission_id: int, at: str) -> Job:
+    """Queue a job unless the same job is already queued or running; return the job."""
+    if kind not in _KINDS:
+        raise ValueError(f"job kind must be one of {_KINDS}")
+    active = session.scalars(select(Job).where(
+        Job.submission_id == submission_id, Job.kind == kind,
+        Job.status.in_(("queued", "running")))).first()
+    if active is not None:
+        return active
+    job = Job(kind=kind, submission_id=submission_id, status="queued", attempts=0,
+              created_at=at)
+    session.add(job)
+    session.flush()
+    return job
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    kind: str
+    submission_id: int
+    attempts: int
+
+
+class _LostClaim(Exception):
+    """Another worker claimed the job after our lease lapsed: commit nothing."""
+
+
+class Worker:
+    """Claims and runs jobs, in a background thread or one at a time (:meth:`run_once`)."""
+
+    def __init__(self, rt: Runtime, *, lease: float = 60.0, poll: float = 0.5,
+                 max_attempts: int = 3) -> None:
+        if lease <= 0 or poll <= 0:
+            raise ValueError("`lease` and `poll` must be positive")
+        self.rt = rt
+        self.lease = lease
+        self.poll = poll
+        self.max_attempts = max_attempts
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._identity_lock = threading.Lock()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="adjudicator-worker",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wake(self) -> None:
+        """Tell the loop there may be work (it also polls)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ran = self.run_once()
+            except Exception:  # noqa: BLE001 - the loop must outlive a database hiccup
+                _log.exception("worker iteration failed")
+                ran = False
+            if not ran:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+
+    def drain(self, limit: int = 10_000) -> int:
+        """Run jobs until none can be claimed (or ``limit``); return how many ran."""
+        n = 0
+        while n < limit and self.run_once():
+            n += 1
+        return n
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    def _claim(self) -> _Claim | None:
+        now = time.time()
+        with self.rt.store.db.write() as session:
+            stmt = (select(Job).where(or_(
+                Job.status == "queued",
+                (Job.status == "running") & (Job.lease_until < now)))
+                .order_by(Job.id).limit(1).with_for_update(skip_locked=True))
+            job = session.scalars(stmt).first()
+            if job is None:
+                return None
+            job.status = "running"
+            job.attempts += 1
+            job.lease_until = now + self.lease
+            return _Claim(job.id, job.kind, job.submission_id, job.attempts)
+
+    def _renew(self, claim: _Claim, done: threading.Event) -> None:
+        while not done.wait(self.lease / 3):
+            try:
+                with self.rt.store.db.write() as session:
+                    job = session.get(Job, claim.id)
+                    if job is None or job.attempts != claim.attempts or job.status != "running":
+                        return
+                    job.lease_until = time.time() + self.lease
+            except Exception:  # noqa: BLE001 - a missed renewal only shortens the lease
+                _log.warning("could not renew the lease of job %s", claim.id)
+
+    def _check_claim(self, session: Any, claim: _Claim) -> Job:
+        job = session.scalars(select(Job).where(Job.id == claim.id).with_for_update()
+                              .execution_options(populate_existing=True)).one()
+        if job.attempts != claim.attempts or job.status != "running":
+            raise _LostClaim()
+        return job
+
+    def run_once(self) -> bool:
+        """Claim one job and run it; False when there was none to claim."""
+        claim = self._claim()
+        if claim is None:
+            return False
+        done = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(claim, done), daemon=True)
+        renewer.start()
+        try:
+            self.execute(claim)
+        except _LostClaim:
+            _log.warning("job %s was claimed by another worker; result discarded", claim.id)
+        except AdjudicatorError as exc:
+            self._fail(claim, str(exc), permanent=True)
+        except Exception as exc:  # noqa: BLE001 - recorded on the job, retried
+            _log.error("job %s failed: %s", claim.id, traceback.format_exc())
+            self._fail(claim, f"{type(exc).__name__}: {exc}",
+                       permanent=claim.attempts >= self.max_attempts)
+        finally:
+            done.set()
+            renewer.join()
+        return True
+
+    def _fail(self, claim: _Claim, message: str, *, permanent: bool) -> None:
+        at = self.rt.stamp()
+        with self.rt.store.db.write() as session:
+            try:
+                job = self._check_claim(session, claim)
+            except _LostClaim:
+                return
+            job.error = message[:4000]
+            if not permanent:
+                job.status, job.lease_until = "queued", None
+                return
+            job.status, job.finished_at = "failed", at
+            if claim.kind == "adjudicate":
+                sub = session.get(Submission, claim.submission_id)
+                if sub is not None and sub.status != "adjudicated":
+                    sub.status, sub.error = "failed", message[:4000]
+
+    # -- the work ---------------------------------------------------------------------------
+
+    def execute(self, claim: _Claim) -> None:
+        """Run one claimed job to its committed end."""
+        runners: dict[str, Callable[[_Claim], None]] = {
+            "adjudicate": self._adjudicate, "report": self._report}
+        runners[claim.kind](claim)
+
+    def _adjudicate(self, claim: _Claim) -> None:
+        from ..adjudicate import HistoryItem, adjudicate
+        from ..data import read_submission
+        from .validation import read_sealed_truth
+
+        rt = self.rt
+        with rt.store.db.read() as session:
+            sub = session.get(Submission, claim.submission_id)
+            if sub is None:
+                raise VerificationError(f"job {claim.id}: submission is gone")
+            c = session.get(Challenge, sub.challenge_id)
+            protocol = rt.protocol(session.get(ProtocolRecord, c.protocol_digest))
+            team = session.get(Team, sub.team_id).name
+            baselines = {b.name: b.sha256 for b in session.scalars(
+                select(Baseline).where(Baseline.challenge_id == c.id))}
+            earlier = list(session.scalars(select(Submission).where(
+                Submission.challenge_id == c.id, Submission.family == sub.family,
+                Submission.sequence < sub.sequence, Submission.status == "adjudicated")
+                .order_by(Submission.sequence)))
+        if c.truth_sealed_sha256 is None:
+            raise VerificationError("the challenge has no committed truth yet")
+        truth = read_sealed_truth(
+            protocol, rt.store.sealer.open(rt.store.artifacts.read(c.truth_sealed_sha256)))
+        store = rt.store.artifacts
+        entry = read_submission(protocol, store.path(sub.sha256), truth)
+        if entry.digest != sub.digest:
+            raise VerificationError(f"submission {sub.id}: stored file has digest "
+                                    f"{entry.digest}, recorded {sub.digest}")
+        read_baselines = {n: read_submission(protocol, store.path(sha), truth)
+                          for n, sha in baselines.items()}
+        history: list[HistoryItem] = []
+        if [h.sequence for h in earlier] == list(range(1, sub.sequence)):
+            history = [HistoryItem(h.sequence, float(h.alpha_k or 0.0), str(h.verdict),
+                                   h.digest) for h in earlier]
+        result = adjudicate(protocol, truth, entry, baselines=read_baselines,
+                            history=history, sequence=sub.sequence, team=team,
+                            name=sub.name, now=rt.now(), workers=rt.settings.workers)
+        doc = result.to_dict()
+        data = (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+                + "\n").encode()
+        result_sha = store.put_bytes(data)
+        posteriors: dict[str, tuple[str, int]] = {}
+        for r in result.bayes_results:
+            if getattr(r, "inference_data", None):
+                from ..bayes import save_inference_data
+
+                handle, tmp = store.temporary(suffix=".nc")
+                handle.close()
+                try:
+                    for i, f in enumerate(save_inference_data(r, tmp)):
+                        size = f.stat().st_size
+                        posteriors[f"{r.baseline}" + (f"#{i}" if i else "")] = (
+                            store.put_file(f), size)
+                finally:
+                    tmp.unlink(missing_ok=True)
+        at = rt.stamp()
+        with rt.store.db.write() as session:
+            job = self._check_claim(session, claim)
+            rt.store.ledger.lock(session)
+            s = session.get(Submission, claim.submission_id)
+            record_artifact(session, result_sha, "result", len(data), at)
+            for sha, size in posteriors.values():
+                record_artifact(session, sha, "posterior", size, at)
+            seq, _ = rt.store.ledger.append(session, {
+                "type": "adjudication_done", "at": at, "challenge": c.id,
+                "submission": s.id, "team": team, "sequence": s.sequence,
+                "verdict": doc["verdict"], "result_sha256": result_sha,
+                "protocol": protocol.digest, "truth": c.truth_digest,
+                "submission_digest": s.digest,
+            }, at=at)
+            s.status, s.verdict, s.error = "adjudicated", doc["verdict"], None
+            s.estimate = float(doc["estimate"])
+            s.alpha_k = float(doc["multiplicity"]["alpha_k"])
+            s.result_sha256, s.adjudicated_at, s.adjudicated_seq = result_sha, at, seq
+            s.posteriors = json.dumps({k: v[0] for k, v in posteriors.items()}) or None
+            job.status, job.finished_at, job.error = "done", at, None
+
+    def _identity(self) -> Any:
+        from ..errors import ConfigurationError
+        from ..report.signing import CERT_FILE, create_signing_identity, load_signing_identity
+
+        keys = self.rt.settings.keys
+        with self._identity_lock:
+            if not (keys / CERT_FILE).exists():
+                try:
+                    create_signing_identity(keys, valid_from=self.rt.now())
+                except ConfigurationError:
+                    pass  # another process created it first
+            return load_signing_identity(keys)
+
+    def _report(self, claim: _Claim) -> None:
+        from ..report.render import render_certification_report
+        from ..report.signing import sign_pdf
+
+        rt = self.rt
+        with rt.store.db.read() as session:
+            sub = session.get(Submission, claim.submission_id)
+            if sub is None or sub.status != "adjudicated" or sub.result_sha256 is None:
+                raise VerificationError(f"submission {claim.submission_id} is not adjudicated")
+            ledger = rt.store.ledger.load(session)
+            size = len(ledger)
+            note = rt.store.ledger.checkpoint_at(session, size)
+            seq = int(sub.adjudicated_seq)
+            proof = ledger.inclusion_proof(seq, size)
+            head = ledger.checkpoint(size)
+        evidence = json.loads(rt.store.artifacts.read(sub.result_sha256))
+        evidence["ledger"] = {
+            "head": head.head, "size": size, "sequence": seq, "checkpoint": note,
+            "inclusion_proof": [p.hex() for p in proof],
+            "entry": ledger.entry(seq).decode(),
+        }
+        rendered = render_certification_report(evidence)
+        identity = self._identity()
+        signed = sign_pdf(rendered.pdf, identity, signing_time=rt.now())
+        minisig = None
+        if getattr(identity, "minisign_key", None) is not None:
+            from ..report.minisign import minisign_sign
+
+            minisig = minisign_sign(signed, identity.minisign_key,
+                                    trusted_comment=f"adjudicator report {sub.id}")
+        sha = rt.store.artifacts.put_bytes(signed)
+        at = rt.stamp()
+        with rt.store.db.write() as session:
+            job = self._check_claim(session, claim)
+            rt.store.ledger.lock(session)
+            record_artifact(session, sha, "report", len(signed), at)
+            lseq, _ = rt.store.ledger.append(session, {
+                "type": "report_issued", "at": at, "challenge": sub.challenge_id,
+                "submission": sub.id, "sha256": sha, "checkpoint_size": size,
+                "evidence_sha256": rendered.evidence_sha256,
+            }, at=at)
+            row = session.scalars(select(Report).where(
+                Report.submission_id == sub.id)).first()
+            if row is None:
+                row = Report(submission_id=sub.id, sha256=sha, minisig=minisig,
+                             checkpoint=note, issued_at=at, ledger_seq=lseq)
+                session.add(row)
+            else:
+                row.sha256, row.minisig, row.checkpoint = sha, minisig, note
+                row.issued_at, row.ledger_seq = at, lseq
+            job.status, job.finished_at, job.error = "done", at, None
