@@ -70,7 +70,7 @@ import math
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -134,7 +134,7 @@ class Summary:
     hdi_high: float
     hdi_prob: float
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "sd": self.sd, "hdi": [self.hdi_low, self.hdi_high],
                 "hdi_prob": self.hdi_prob}
 
@@ -177,7 +177,8 @@ class Diagnosis:
 
     def to_dict(self) -> dict[str, Any]:
         return {"sampler": self.sampler, "chains": self.chains, "draws": self.draws,
-                "r_hat": self.r_hat, "ess_bulk": self.ess_bulk, "ess_tail": self.ess_tail,
+                "r_hat": _json_float(self.r_hat), "ess_bulk": _json_float(self.ess_bulk),
+                "ess_tail": _json_float(self.ess_tail),
                 "divergences": self.divergences, "ok": self.ok,
                 "failures": list(self.failures)}
 
@@ -285,9 +286,16 @@ def _int_seed(ss: np.random.SeedSequence) -> int:
 
 
 def _seed_record(ss: np.random.SeedSequence) -> dict[str, Any]:
+    # entropy as a decimal string, as the resampling engine records it (JSON readers lose
+    # integers above 2**53)
     entropy = ss.entropy
-    return {"entropy": [int(e) for e in entropy] if isinstance(entropy, Sequence)
-            else int(entropy), "spawn_key": [int(k) for k in ss.spawn_key]}
+    text = (" ".join(str(int(e)) for e in entropy) if isinstance(entropy, Sequence)
+            else str(entropy))
+    return {"entropy": text, "spawn_key": [int(k) for k in ss.spawn_key]}
+
+
+def _json_float(x: float | None) -> float | str | None:
+    return x if x is None or math.isfinite(x) else str(x)
 
 
 # -- summaries and the gate ---------------------------------------------------------------
@@ -393,11 +401,10 @@ def _diagnose(idata: Any, bayes: Bayes, names: Sequence[str], sampler: str) -> D
     rhat = az.rhat(post)
     bulk = az.ess(post, method="bulk")
     tail = az.ess(post, method="tail")
-    r_hat = max(float(np.nanmax(rhat[v].values)) for v in names)
-    ess_bulk = min(float(np.nanmin(bulk[v].values)) for v in names)
-    ess_tail = min(float(np.nanmin(tail[v].values)) for v in names)
-    if any(not np.isfinite(rhat[v].values).all() for v in names):
-        r_hat = math.inf
+    # an undefined statistic (constant draws: NaN) counts as failing: R-hat inf, ESS 0
+    r_hat = max(float(np.max(np.nan_to_num(rhat[v].values, nan=math.inf))) for v in names)
+    ess_bulk = min(float(np.min(np.nan_to_num(bulk[v].values, nan=0.0))) for v in names)
+    ess_tail = min(float(np.min(np.nan_to_num(tail[v].values, nan=0.0))) for v in names)
     div = int(np.asarray(idata.sample_stats["diverging"]).sum())
     b = bayes.diagnostics
     failures = []
@@ -818,7 +825,8 @@ def stratum_differences(
         d[i] = sign * (float(kernel(e_k)) - float(kernel(b_k)))
 
         def statistic(w: np.ndarray, e_k: Table = e_k, b_k: Table = b_k) -> np.ndarray:
-            return np.asarray(kernel(e_k, w)) - np.asarray(kernel(b_k, w))
+            diff: np.ndarray = np.asarray(kernel(e_k, w)) - np.asarray(kernel(b_k, w))
+            return diff
 
         reps = sign * resampling.bootstrap(statistic, units.size, resamples=resamples,
                                            seed=_child(ss, int(k)),
@@ -830,6 +838,27 @@ def stratum_differences(
             )
         se[i] = reps.std(ddof=1)
     return d, se
+
+
+def _per_unit(kernel: Any, table: Table, metric: str) -> np.ndarray:
+    """Per-unit values whose mean is the metric itself, or ComputationError."""
+    values = kernel.per_unit(table)
+    if values is None:
+        raise ComputationError(
+            f"correlated-t: the metric {metric} does not decompose over units; preregister "
+            "bayesian-bootstrap or hierarchical"
+        )
+    values = np.asarray(values, dtype=np.float64)
+    whole = float(kernel(table))
+    # the margin is in metric units: the mean of the per-unit values must be the metric
+    # (rmse's per-unit values are squared errors, whose mean is the mse)
+    if not math.isclose(float(values.mean()), whole, rel_tol=1e-9, abs_tol=1e-12):
+        raise ComputationError(
+            f"correlated-t: the per-unit values of {metric} average to {values.mean():.6g}, "
+            f"not to the metric {whole:.6g}, so a margin in metric units does not apply to "
+            "them; preregister bayesian-bootstrap or hierarchical"
+        )
+    return values
 
 
 def compare(
@@ -874,14 +903,9 @@ def compare(
     for i, b in enumerate(protocol.threshold.baselines):
         child = _child(ss, 100 + i)
         if bayes.model == "correlated-t":
-            per_e = kernel.per_unit(entry)  # type: ignore[attr-defined]
-            per_b = kernel.per_unit(baselines[b.name])  # type: ignore[attr-defined]
-            if per_e is None or per_b is None:
-                raise ComputationError(
-                    f"correlated-t: the metric {protocol.metric.name} does not decompose "
-                    "over units; preregister bayesian-bootstrap or hierarchical"
-                )
-            diff = (1.0 if hib else -1.0) * (np.asarray(per_e) - np.asarray(per_b))
+            diff = (1.0 if hib else -1.0) * (
+                _per_unit(kernel, entry, protocol.metric.name)
+                - _per_unit(kernel, baselines[b.name], protocol.metric.name))
             results.append(correlated_t(diff, bayes=bayes, margin=b.margin,
                                         hdi_prob=hdi_prob, seed=child, baseline=b.name,
                                         direction=direction, sampler=sampler, cores=cores))

@@ -6,6 +6,7 @@ structure pays ~15-30 s, the rest reuse it. Those tests are marked slow (they ru
 
 from __future__ import annotations
 
+import json
 import math
 
 import arviz as az
@@ -14,7 +15,7 @@ import pytest
 from scipy import integrate, stats
 
 from adjudicator import bayes as B
-from adjudicator.errors import DegenerateResamplingError, InputError
+from adjudicator.errors import ComputationError, DegenerateResamplingError, InputError
 from adjudicator.metrics import get_kernel
 from adjudicator.protocol import Bayes, Diagnostics, MeanScore, Prior, parse_protocol
 from adjudicator.table import Table
@@ -195,6 +196,39 @@ def test_correlated_t_refuses_discrete_differences():
                        seed=1)
 
 
+def test_correlated_t_needs_per_unit_values_that_average_to_the_metric():
+    from adjudicator.protocol import PlainMetric
+
+    rng = np.random.default_rng(0)
+    n = 50
+    y = rng.normal(size=n)
+    units = np.array([f"u{i:03d}" for i in range(n)])
+    e = Table(kind="regression", units=units, row_unit=np.arange(n),
+              columns={"y": y, "pred": y + 0.1 * rng.normal(size=n)})
+    b = e.with_columns(pred=y + 0.3 * rng.normal(size=n))
+    protocol = parse_protocol(_protocol(model="correlated-t", margin=0.0).replace(
+        "kind: scores", "kind: regression\n  truth: {value: y}").replace(
+        "{name: mean_score, higher_is_better: true}", "{name: rmse}"))
+    # rmse: per-unit squared errors average to the mse, not the rmse
+    with pytest.raises(ComputationError, match="average to"):
+        B.compare(protocol, get_kernel(PlainMetric(name="rmse")), e, {"old": b}, seed=1)
+    auroc = get_kernel(PlainMetric(name="auroc"))
+    yb = rng.random(n) < 0.5
+    tb = Table(kind="binary", units=units, row_unit=np.arange(n),
+               columns={"y": yb, "score": rng.random(n)})
+    with pytest.raises(ComputationError, match="does not decompose"):
+        B._per_unit(auroc, tb, "auroc")
+
+
+def test_hierarchical_compare_needs_strata():
+    protocol = parse_protocol(_protocol(model="hierarchical", margin=0.0))
+    e = scores_table(np.arange(20.0))
+    with pytest.raises(InputError, match="no strata"):
+        B.compare(protocol, MEAN, e, {"old": e}, seed=1)
+    with pytest.raises(InputError, match="no scored table for baseline"):
+        B.compare(protocol, MEAN, e, {"other": e}, seed=1)
+
+
 def _decision(p: float, ok: bool = True, prior: str = "p") -> B.Decision:
     diag = B.Diagnosis(sampler="nutpie", chains=2, draws=1000, r_hat=1.0, ess_bulk=900,
                        ess_tail=900, divergences=0,
@@ -297,6 +331,7 @@ def test_a_funnel_with_too_few_draws_is_inconclusive_with_its_numbers():
     assert not diag.ok and diag.failures == r.deciding.reasons
     d_ = r.to_dict()
     assert d_["passed"] is None and d_["diagnostics"]["failures"]
+    json.dumps(d_, allow_nan=False)  # result.json takes it as it is
     # the failing numbers are the reported ones
     for text in diag.failures:
         if text.startswith("R-hat"):
