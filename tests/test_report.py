@@ -284,11 +284,20 @@ def test_hostile_names_print_as_text_and_nothing_is_read_or_fetched(
     link = f'<link rel=stylesheet href="http://127.0.0.1:{port}/x">'
     assert result["submission"]["name"] == link
 
+    points = [{"date": "2026-01-01", "team": HOSTILE_TEAM, "submission": link,
+               "estimate": 0.7, "low": 0.6, "high": 0.8}]
+    challenge = {"title": result["protocol"]["title"], "baseline": {"name": link, "value": 0.5},
+                 "threshold": 0.75, "metric": {"name": HOSTILE_TEAM}}
     recorder.active = True
     report = render_certification_report(result)
+    others = [render_audit_report([result]),
+              render_progress_report(points, challenge=challenge, as_of="2026-01-02")]
     recorder.active = False
 
     assert recorder.events == []
+    for other in others:
+        assert other.refused_urls == ()
+        assert HOSTILE_TEAM in pdftotext(other.pdf, tmp_path)
     assert _no_connection(listener)
     assert report.refused_urls == ()  # escaped: the document never even asked
     html = render_html(report.context, {})
@@ -336,6 +345,22 @@ def test_fetcher_refuses_every_url_even_in_raw_markup(recorder, listener):
     assert allowed not in refused
     with pytest.raises(ValueError, match="loads no external resource"):
         fetcher.fetch("file:///etc/passwd")
+
+
+def test_templates_never_switch_escaping_off():
+    env = __import__("adjudicator.report.render", fromlist=["x"]).template_environment()
+    assert env.autoescape is True
+    folder = Path(__file__).parent.parent / "adjudicator" / "report" / "templates"
+    templates = sorted(folder.glob("*.j2"))
+    assert len(templates) >= 5
+    for template in templates:
+        text = template.read_text()
+        for marker in ("|safe", "| safe", "{% autoescape", "{%- autoescape", "Markup", "url(",
+                       "@import", "@font-face"):
+            assert marker not in text, (template.name, marker)
+    css = (folder / "report.css").read_text()
+    for marker in ("url(", "@import", "@font-face"):
+        assert marker not in css.split("*/", 1)[1], marker
 
 
 def test_report_modules_import_no_web_database_or_cli_layer():
@@ -679,6 +704,7 @@ def test_another_certificate_fails(signed, other_identity, certification, tmp_pa
     result = verify_report(pdf, other_cert)
     assert not result.valid
     assert any("signed by another certificate" in r for r in result.reasons), result.reasons
+    assert any("not trusted" in r for r in result.reasons), result.reasons
     # and a report signed by another key (same subject name!) against the expected cert
     other_pdf, _ = write_signed_report(certification.pdf, tmp_path / "other.pdf",
                                        other_identity, signing_time=SIGNING_TIME)

@@ -129,7 +129,8 @@ def load_certificate(cert: str | os.PathLike[str] | bytes | x509.Certificate) ->
             return x509.load_pem_x509_certificate(data).public_bytes(serialization.Encoding.DER)
         return x509.load_der_x509_certificate(data).public_bytes(serialization.Encoding.DER)
     except (OSError, ValueError, TypeError) as exc:
-        raise VerificationError(f"cannot read the certificate {cert!r}: {exc}") from exc
+        where = "given" if isinstance(cert, bytes | x509.Certificate) else str(cert)
+        raise VerificationError(f"cannot read the certificate ({where}): {exc}") from exc
 
 
 def verify_report(
@@ -214,7 +215,8 @@ def _checks(
             details.append("the signed bytes were changed (digest mismatch)")
         if not status.valid:
             details.append("the cryptographic signature does not verify")
-        if not status.trusted:
+        if status.intact and status.valid and not status.trusted:
+            # (pyHanko only evaluates trust for a signature that verifies)
             details.append("the signer's certificate is not trusted")
         if status.docmdp_ok is False:
             details.append("changes after signing break the document's modification policy")
