@@ -333,3 +333,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+__import__("adjudicator.service.commands", fromlist=["register"]).register(app)  # serve, users, ledger
