@@ -46,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +76,7 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 _SHOW = 5  # offending ids shown in a message
 _MAX_ID = 256  # characters in an id
 _SEP = "\x1f"  # joins ids into one row key; ids never contain control characters
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _NAN_WORDS = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity",
               "-infinity"}
 
@@ -321,7 +322,7 @@ def _read_frame(path: Path, max_bytes: int, source: str) -> pd.DataFrame:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", source=source) from None
     if head[:4] == b"PAR1":
-        return _read_parquet(path, source)
+        return _read_parquet(path, max_bytes, source)
     if path.suffix.lower() in (".parquet", ".pq"):
         raise InputError("named like Parquet but is not a Parquet file", source=source)
     if b"\x00" in head:
@@ -366,11 +367,19 @@ def _read_csv(path: Path, head: bytes, source: str) -> pd.DataFrame:
     return frame
 
 
-def _read_parquet(path: Path, source: str) -> pd.DataFrame:
+def _read_parquet(path: Path, max_bytes: int, source: str) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
+        meta = pq.ParquetFile(path).metadata
+        # a small file can decompress to a huge table: the limit holds for both
+        inflated = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if inflated > max_bytes:
+            raise InputError(
+                f"Parquet data decompress to {inflated} bytes, over the size limit of "
+                f"{max_bytes} bytes", source=source,
+            )
         frame = pq.read_table(path).to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
         msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
@@ -449,22 +458,25 @@ class _Frame:
             values = np.where(series.to_numpy(), "true", "false").astype(object)
         else:
             raw = series.to_numpy(dtype=object)
-            bad = np.array([not isinstance(v, (str, int)) or isinstance(v, bool) for v in raw])
-            if bad.any():
-                self._rows(bad, col, f"missing or non-text {what}(s)")
-            values = np.array([str(v) for v in raw], dtype=object)
+            if pd.api.types.infer_dtype(raw, skipna=False) == "string":
+                values = raw  # the CSV case: every cell is text already
+            else:
+                bad = np.array(
+                    [not isinstance(v, (str, int)) or isinstance(v, bool) for v in raw]
+                )
+                if bad.any():
+                    self._rows(bad, col, f"missing or non-text {what}(s)")
+                values = np.array([str(v) for v in raw], dtype=object)
         if not allow_empty:
             empty = values == ""
             if empty.any():
                 self._rows(empty, col, f"empty {what}(s)")
-        lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
-        control = np.fromiter(
-            (any(ord(ch) < 32 or ord(ch) == 127 for ch in v) for v in values),
-            dtype=bool, count=len(values),
-        )
-        if (lengths > _MAX_ID).any():
-            self._rows(lengths > _MAX_ID, col, f"{what}(s) longer than {_MAX_ID} characters")
-        if control.any():
+        text = pd.Series(values, dtype=object)
+        too_long = (text.str.len() > _MAX_ID).to_numpy()
+        if too_long.any():
+            self._rows(too_long, col, f"{what}(s) longer than {_MAX_ID} characters")
+        if _CONTROL.search("".join(values)):  # the common case needs no per-id pass
+            control = text.str.contains(_CONTROL.pattern, regex=True).to_numpy(dtype=bool)
             self._rows(control, col, f"{what}(s) with control characters")
         if col is not None and what == "id" and self._unit_ids is None:
             self._unit_ids = values
@@ -742,21 +754,25 @@ def _join_sets(r: _Frame, truth: Truth, rows: pd.DataFrame) -> Table:
 # -- digests ------------------------------------------------------------------------------
 
 
-def _canon(value: Any) -> Any:
-    if isinstance(value, (bool, np.bool_)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if not math.isfinite(v):  # validated away; never silently digest a NaN
+def _encode(values: np.ndarray) -> list[str]:
+    """Each value as its canonical JSON text: 0/1 for booleans, the shortest round-trip
+    repr for floats (``-0.0`` as ``0.0``), a JSON string for everything else."""
+    if values.dtype == bool:
+        return ["1" if v else "0" for v in values.tolist()]
+    if values.dtype.kind == "f":
+        if not np.isfinite(values).all():  # validated away; never digest a NaN silently
             raise InputError("internal: a non-finite number reached the digest")
-        return v + 0.0
-    return str(value)
+        return [repr(v) for v in (values + 0.0).tolist()]
+    quote = json.encoder.encode_basestring  # what json.dumps(s, ensure_ascii=False) does
+    return [quote(v if isinstance(v, str) else str(v)) for v in values.tolist()]
 
 
 def _digest(
     fmt: str, kind: str, names: dict[str, Any], rows: pd.DataFrame, cols: list[str],
     strata: tuple[Sequence[str], dict[str, str]] | None = None,
 ) -> str:
+    """sha256 of a JSON header line, then one JSON array line per row (``[a,b,...]``,
+    no spaces), in the rows' (sorted) order."""
     h = hashlib.sha256()
     header: dict[str, Any] = {"format": fmt, "kind": kind, "columns": names}
     if strata is not None:
@@ -764,16 +780,15 @@ def _digest(
     h.update(json.dumps(header, sort_keys=True, separators=(",", ":"),
                         ensure_ascii=False).encode("utf-8"))
     h.update(b"\n")
-    arrays = [rows[c].to_numpy() for c in cols]
-    stratum = None
+    encoded = [_encode(rows[c].to_numpy()) for c in cols]
     if strata is not None:
         mapping = strata[1]
-        stratum = [mapping[u] for u in rows["_unit"]]
-    for i in range(len(rows)):
-        row = [_canon(a[i]) for a in arrays]
-        if stratum is not None:
-            row.extend(stratum[i].split(_SEP))
-        h.update(json.dumps(row, separators=(",", ":"), ensure_ascii=False,
-                            allow_nan=False).encode("utf-8"))
-        h.update(b"\n")
+        parts = [mapping[u].split(_SEP) for u in rows["_unit"]]
+        for j in range(len(strata[0])):
+            encoded.append(_encode(np.array([p[j] for p in parts], dtype=object)))
+    step = 65536  # hash in slices: bounded memory for big files
+    for start in range(0, len(rows), step):
+        lines = ["[" + ",".join(cells) + "]\n"
+                 for cells in zip(*(e[start:start + step] for e in encoded), strict=True)]
+        h.update("".join(lines).encode("utf-8"))
     return "sha256:" + h.hexdigest()

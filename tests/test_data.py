@@ -319,6 +319,17 @@ def test_size_limit_is_checked_before_reading(binary, asset):
     assert "over the size limit of 10 bytes" in msg
 
 
+def test_parquet_size_limit_counts_decompressed_bytes(binary, asset, tmp_path):
+    truth = read_truth(binary, asset("truth_binary.csv"))
+    frame = pd.DataFrame({"patient": ["p01"] * 100_000, "p_poor": [0.5] * 100_000})
+    frame.to_parquet(tmp_path / "bomb.parquet", compression="zstd", use_dictionary=False)
+    size = os.path.getsize(tmp_path / "bomb.parquet")
+    assert size < 20_000  # 100k rows of ~14 bytes each, compressed
+    msg = refused(read_submission, binary, tmp_path / "bomb.parquet", truth,
+                  max_bytes=20_000)
+    assert "decompress to" in msg and "over the size limit of 20000 bytes" in msg
+
+
 def test_missing_file_and_directory(binary, tmp_path):
     assert "no such file" in refused(read_truth, binary, tmp_path / "nope.csv")
     assert "no such file" in refused(read_truth, binary, tmp_path)
