@@ -214,7 +214,9 @@ def truth_from_frame(protocol: Protocol, frame: pd.DataFrame, *, source: str = "
     if strata is not None:
         names = np.array(sorted(set(strata.values())), dtype=object)
         codes = np.searchsorted(names, np.array([strata[u] for u in units], dtype=object))
-        summary["strata"] = {str(n): int((codes == i).sum()) for i, n in enumerate(names)}
+        summary["strata"] = {
+            str(n).replace(_SEP, " / "): int((codes == i).sum()) for i, n in enumerate(names)
+        }
     if kind == "sets":
         sizes = rows.groupby("_unit", sort=False)["_k0"].apply(lambda s: int((s != "").sum()))
         summary.update(mean_set_size=float(sizes.mean()), empty_sets=int((sizes == 0).sum()))
@@ -492,7 +494,7 @@ class _Frame:
             values = series.to_numpy(dtype=np.float64)
             missing = np.zeros(len(values), dtype=bool)
             if kind == "f":
-                missing = np.isnan(values)  # Parquet nulls; a real NaN is reported below
+                missing = np.isnan(values)  # a Parquet null and a NaN look alike here
         elif kind == "b":
             self.fail(f"column {col!r}: wrong type: {what}s must be numbers, got true/false")
         else:
@@ -516,7 +518,7 @@ class _Frame:
                 )
             missing = np.zeros(len(values), dtype=bool)
         if missing.any():
-            self._rows(missing, col, f"missing {what}(s)")
+            self._rows(missing, col, f"missing or NaN {what}(s)")
         nonfinite = ~np.isfinite(values)
         if nonfinite.any():
             idx = np.flatnonzero(nonfinite)

@@ -396,3 +396,52 @@ def test_scores_files(asset):
     t = read_submission(p, asset("sub_scores.csv"), truth).table
     assert get_kernel(p.metric)(t) == 0.5
     assert get_kernel(p.metric).per_unit(t).tolist() == [1.0, 0.0, 0.5]
+
+
+def _frames_for(protocol, rng):
+    """A small random truth and submission shaped by the protocol's task."""
+    task = protocol.task
+    units = [f"u{i:03d}" for i in range(40)]
+    combos = list(np.ndindex(*(3,) * len(task.keys))) if task.keys else [()]
+    rows = [(u, *(f"k{j}" for j in combo)) for u in units for combo in combos]
+    ids = pd.DataFrame(rows, columns=[task.unit, *task.keys])
+    truth, sub = ids.copy(), ids.copy()
+    pred = task.prediction_columns[0]
+    n = len(ids)
+    if task.kind == "binary":
+        truth[task.truth["label"]] = np.where(np.arange(n) % 3 == 0, task.positive, 0)
+        sub[pred] = rng.random(n)
+    elif task.kind == "survival":
+        truth[task.truth["time"]] = rng.integers(1, 3000, n)
+        truth[task.truth["event"]] = rng.integers(0, 2, n)
+        sub[pred] = rng.normal(size=n)
+    elif task.kind == "regression":
+        truth[task.truth["value"]] = rng.normal(size=n)
+        sub[pred] = truth[task.truth["value"]] + rng.normal(size=n)
+    elif task.kind == "sets":
+        truth = pd.DataFrame({task.unit: np.repeat(units, 2),
+                              task.truth["element"]: rng.choice(list("ABCDEFG"), 80)})
+        truth = truth.drop_duplicates()
+        sub = pd.DataFrame({task.unit: units, pred: rng.choice(list("ABCDEFG"), 40)})
+    for col in task.strata:
+        if col not in truth:
+            truth[col] = "s"
+    return truth, sub
+
+
+def test_every_example_protocol_reads_and_scores():
+    from adjudicator.protocol import load_protocol
+
+    from .conftest import PROTOCOLS
+
+    rng = np.random.default_rng(4)
+    paths = sorted(PROTOCOLS.glob("*.yaml"))
+    assert len(paths) >= 5
+    for path in paths:
+        protocol = load_protocol(path)
+        truth, sub = _frames_for(protocol, rng)
+        table = table_from_frames(protocol, truth, sub)
+        value = get_kernel(protocol.metric)(table)
+        assert np.isfinite(value), path.name
+        if protocol.task.strata:
+            assert table.strata is not None and len(table.strata) == table.n_units
