@@ -404,10 +404,12 @@ def _ink(page: Path) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["certification", "minimal", "audit", "progress"])
+@pytest.mark.parametrize("kind", ["certification", "engine", "minimal", "audit", "progress"])
 def test_every_report_kind_renders_pages_that_are_not_blank(kind, tmp_path):
     if kind == "certification":
         report = render_certification_report(asset("result_certified.json").read_bytes())
+    elif kind == "engine":  # written by adjudicate() on the GBSG2 demo data
+        report = render_certification_report(asset("result_engine_gbsg2.json").read_bytes())
     elif kind == "minimal":
         report = render_certification_report(load_result("result_minimal.json"))
     elif kind == "audit":
@@ -596,6 +598,19 @@ def test_signed_report_verifies_with_pyhanko_directly(signed, cert_path):
     assert "preregistered protocol" in str(sig.sig_object["/Reason"])
     assert str(sig.sig_object["/M"]).startswith("D:20261129060500")
     assert status.signer_reported_dt == SIGNING_TIME
+
+
+def test_signed_report_verifies_with_poppler_pdfsig_too(signed, tmp_path):
+    # a third, independent implementation (poppler + NSS); it has no trust root for our
+    # self-signed certificate, so only the signature and the coverage are asserted
+    pdf, _ = signed
+    out = subprocess.run(["pdfsig", str(pdf)], capture_output=True, text=True).stdout
+    assert "Signer Certificate Common Name: Prize Committee" in out
+    assert "Signature Type: ETSI.CAdES.detached" in out
+    assert "Total document signed" in out and "Signature is Valid." in out
+    junk = tampered(tmp_path, pdf.read_bytes() + b"junk")
+    out = subprocess.run(["pdfsig", str(junk)], capture_output=True, text=True).stdout
+    assert "Not total document signed" in out
 
 
 def test_signing_needs_an_aware_signing_time(certification, identity):

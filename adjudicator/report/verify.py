@@ -180,7 +180,7 @@ def _checks(
 ) -> Iterator[str]:
     # (2) parse
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        reader = PdfFileReader(io.BytesIO(data), strict=True)
         signatures = list(reader.embedded_signatures)
     except Exception as exc:  # noqa: BLE001
         reasons.append(f"not a readable PDF: {type(exc).__name__}: {exc}")
