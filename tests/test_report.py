@@ -409,7 +409,10 @@ def test_every_report_kind_renders_pages_that_are_not_blank(kind, tmp_path):
     if kind == "certification":
         report = render_certification_report(asset("result_certified.json").read_bytes())
     elif kind == "engine":  # written by adjudicate() on the GBSG2 demo data
-        report = render_certification_report(asset("result_engine_gbsg2.json").read_bytes())
+        head = "sha256:" + "ab" * 32
+        report = render_certification_report(asset("result_engine_gbsg2.json").read_bytes(),
+                                             ledger={"head": head, "sequence": 12})
+        assert head in pdftotext(report.pdf, tmp_path).replace("\n", "")
     elif kind == "minimal":
         report = render_certification_report(load_result("result_minimal.json"))
     elif kind == "audit":

@@ -300,7 +300,10 @@ def _protocol(result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def certification_context(
-    result: Mapping[str, Any], *, evidence: bytes | None = None
+    result: Mapping[str, Any],
+    *,
+    evidence: bytes | None = None,
+    ledger: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The context of a certification report for one ``result/v1`` mapping.
 
@@ -311,6 +314,9 @@ def certification_context(
     evidence
         The exact bytes embedded as ``result.json``; default: :func:`canonical_json_bytes`
         of ``result``. Its sha256 is printed in the report and recorded in the PDF.
+    ledger
+        The ledger position the report is issued under (``head``, optionally ``sequence``),
+        when the service issues it; default: the result's own ``ledger`` block, if any.
     """
     if not isinstance(result, Mapping):
         raise TypeError(f"`result` must be a mapping, got {type(result).__name__}")
@@ -318,7 +324,7 @@ def certification_context(
     truth = _map(result.get("truth"))
     criteria = [_criterion(c) for c in _list(result.get("criteria"))]
     timestamps = _map(result.get("timestamps"))
-    ledger = _map(result.get("ledger"))
+    ledger = _map(ledger if ledger is not None else result.get("ledger"))
     issued_at = _text(timestamps.get("adjudicated_at"))
     return {
         "kind": "certification",

@@ -221,7 +221,9 @@ def _to_pdf(
                           evidence=evidence, refused_urls=tuple(fetcher.refused))
 
 
-def render_certification_report(result: Mapping[str, Any] | bytes) -> RenderedReport:
+def render_certification_report(
+    result: Mapping[str, Any] | bytes, *, ledger: Mapping[str, Any] | None = None
+) -> RenderedReport:
     """Render the certification report of one adjudication (unsigned).
 
     Parameters
@@ -230,6 +232,9 @@ def render_certification_report(result: Mapping[str, Any] | bytes) -> RenderedRe
         The ``result/v1`` mapping, or the exact bytes of ``result.json``; bytes are
         embedded as they are (so the attachment equals the file beside the report), a
         mapping is embedded as :func:`~adjudicator.report.context.canonical_json_bytes`.
+    ledger
+        ``{"head": "sha256:...", "sequence": n}``: the ledger head the report is issued
+        under (printed in the reproducibility block), when the service issues it.
 
     Raises
     ------
@@ -246,7 +251,7 @@ def render_certification_report(result: Mapping[str, Any] | bytes) -> RenderedRe
             raise ValueError("`result` must be a JSON object")
     else:
         parsed, evidence = result, canonical_json_bytes(result)
-    context = certification_context(parsed, evidence=evidence)
+    context = certification_context(parsed, evidence=evidence, ledger=ledger)
     absolute = next((c for c in context["criteria"] if c["kind"] == "absolute"), None)
     uris = {
         "bootstrap": figures.bootstrap_figure(
