@@ -304,6 +304,11 @@ def test_probabilities_must_be_probabilities(asset):
     truth = read_truth(p, asset("truth_binary.csv"))
     msg = refused(read_submission, p, asset("sub_out_of_range.csv"), truth)
     assert "2 prediction(s) outside [0, 1]" in msg and "'p02'" in msg and "'p05'" in msg
+    lower = parse_protocol(BINARY.replace("{name: auroc}", "{name: log_loss}").replace(
+        "prediction: p_poor", "prediction: p_poor\n  direction: lower"))
+    msg = refused(read_submission, lower, asset("sub_binary.csv"),
+                  read_truth(lower, asset("truth_binary.csv")))
+    assert "log_loss scores probabilities" in msg and "direction: lower" in msg
     # AUROC takes any real score
     assert read_submission(parse_protocol(BINARY), asset("sub_out_of_range.csv"),
                            read_truth(parse_protocol(BINARY), asset("truth_binary.csv")))

@@ -237,6 +237,11 @@ def submission_from_frame(
             "the truth was read for another protocol; read it again for this one",
             source=source,
         )
+    if task.direction == "lower" and protocol.metric.name in ("brier", "log_loss"):
+        raise InputError(
+            f"{protocol.metric.name} scores probabilities of the positive class; the "
+            "protocol's `direction: lower` cannot apply to it", source=source,
+        )
     r = Frame(frame, source)
     preds = list(task.prediction_columns)
     leaked = [c for c in task.truth.values() if c in r.columns and c not in preds]
@@ -279,11 +284,6 @@ def submission_from_frame(
     if kind == "sets":
         table = _join_sets(r, truth, rows)
     else:
-        if kind in ("binary", "survival") and task.direction == "lower" and (
-            protocol.metric.name in ("brier", "log_loss")
-        ):
-            r.fail(f"{protocol.metric.name} scores probabilities; `direction: lower` is "
-                   "not meaningful for it")
         table = _join_rows(r, protocol, truth, rows, key_cols, preds[0])
     return Submission(source=source, digest=digest, table=table, n_rows=len(rows))
 

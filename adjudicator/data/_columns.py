@@ -107,7 +107,7 @@ class Frame:
         if _CONTROL.search("".join(values)):  # the common case needs no per-id pass
             control = text.str.contains(_CONTROL.pattern, regex=True).to_numpy(dtype=bool)
             self._rows(control, col, f"{what}(s) with control characters")
-        if col is not None and what == "id" and self._unit_ids is None:
+        if what == "id" and self._unit_ids is None:  # the first ids read are the units
             self._unit_ids = values
         return values
 
@@ -229,7 +229,7 @@ class Frame:
             keys = [SEP.join(rows.iloc[i][key_cols]).replace(SEP, " / ") for i in idx]
             unique_keys = list(dict.fromkeys(keys))
             self.fail(
-                f"{len(idx)} duplicated row(s) in {what} ({' + '.join(key_cols_names(key_cols))}"
+                f"{len(idx)} duplicated row(s) in {what} ({' + '.join(_key_names(key_cols))}"
                 f"): {few(unique_keys)}; rows " + ", ".join(str(i + 1) for i in idx[:_SHOW])
             )
 
@@ -262,7 +262,7 @@ class Frame:
         return dict(zip(first["u"], first["s"], strict=True))
 
 
-def key_cols_names(key_cols: list[str]) -> list[str]:
+def _key_names(key_cols: list[str]) -> list[str]:
     return ["unit" if c == "_unit" else "key" for c in key_cols]
 
 
