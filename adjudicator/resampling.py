@@ -62,6 +62,7 @@ __all__ = [
     "BootstrapResult",
     "Interval",
     "PValue",
+    "Ratio",
     "Replicates",
     "acceleration",
     "bootstrap",
@@ -211,6 +212,60 @@ def _fill_dirichlet(next_u64, state, order, offsets, out):  # type: ignore[no-un
                 row[order[j]] *= share
 
 
+@numba.njit(nogil=True, cache=True)
+def _ratio_counts(next_u64, state, offsets, num, den, out):  # type: ignore[no-untyped-def]
+    # num, den: (n_units, k) in stratum order; sums follow the order of the draws
+    mask = np.uint64(0xFFFFFFFF)
+    s32 = np.uint64(32)
+    k = num.shape[1]
+    acc_n = np.empty(k)
+    acc_d = np.empty(k)
+    for r in range(out.shape[0]):
+        acc_n[:] = 0.0
+        acc_d[:] = 0.0
+        for s in range(offsets.shape[0] - 1):
+            first = offsets[s]
+            size = np.uint64(offsets[s + 1] - first)
+            for _ in range(offsets[s + 1] - first):
+                x = next_u64(state)
+                u = first + np.int64(((x >> s32) * size + (((x & mask) * size) >> s32)) >> s32)
+                for j in range(k):
+                    acc_n[j] += num[u, j]
+                    acc_d[j] += den[u, j]
+        for j in range(k):
+            out[r, j] = acc_n[j] / acc_d[j] if acc_d[j] > 0 else np.nan
+
+
+@numba.njit(nogil=True, cache=True)
+def _ratio_dirichlet(next_u64, state, offsets, num, den, out):  # type: ignore[no-untyped-def]
+    s11 = np.uint64(11)
+    scale = 1.0 / 9007199254740992.0  # 2**-53
+    k = num.shape[1]
+    acc_n = np.empty(k)
+    acc_d = np.empty(k)
+    st_n = np.empty(k)
+    st_d = np.empty(k)
+    for r in range(out.shape[0]):
+        acc_n[:] = 0.0
+        acc_d[:] = 0.0
+        for s in range(offsets.shape[0] - 1):
+            st_n[:] = 0.0
+            st_d[:] = 0.0
+            total = 0.0
+            for u in range(offsets[s], offsets[s + 1]):
+                e = -math.log(((next_u64(state) >> s11) + 0.5) * scale)
+                total += e
+                for j in range(k):
+                    st_n[j] += e * num[u, j]
+                    st_d[j] += e * den[u, j]
+            share = (offsets[s + 1] - offsets[s]) / total
+            for j in range(k):
+                acc_n[j] += st_n[j] * share
+                acc_d[j] += st_d[j] * share
+        for j in range(k):
+            out[r, j] = acc_n[j] / acc_d[j] if acc_d[j] > 0 else np.nan
+
+
 def _strata_layout(n_units: int, strata: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Units ordered by stratum (stable) and the stratum boundaries in that order."""
     if strata is None:
@@ -286,6 +341,84 @@ def resample_weights(
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class Ratio:
+    """A weighted-mean statistic that the engine evaluates without building weights.
+
+    Column ``j`` on weights ``w`` is ``transform(sum_u w_u num[u, j] / sum_u w_u den[u, j])``
+    (NaN where the denominator is 0): a mean over units (``den = 1``), over rows (``den`` =
+    rows per unit), a Brier score or an MSE. :func:`bootstrap` draws each resample's units
+    and sums their values directly (one gather per draw instead of a weight row and two
+    products), so the mean runs at the speed of drawing the indices. The sums follow the
+    order of the draws, so the last bits can differ from the same statistic evaluated on
+    weight rows; they are identical for every chunk size and thread count.
+    ``Ratio(...)(weights)`` evaluates it on weight rows (used by :func:`jackknife`).
+    """
+
+    num: np.ndarray
+    den: np.ndarray
+    transform: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        num = np.ascontiguousarray(self.num, dtype=np.float64)
+        den = np.ascontiguousarray(self.den, dtype=np.float64)
+        if num.ndim == 1:
+            num = num[:, None]
+        if den.ndim == 1:
+            den = np.repeat(den[:, None], num.shape[1], axis=1)
+        if num.shape != den.shape or num.ndim != 2:
+            raise ValueError(f"`num` and `den` must be (n_units, k), got {num.shape}, "
+                             f"{den.shape}")
+        if not (np.isfinite(num).all() and np.isfinite(den).all()) or (den < 0).any():
+            raise ValueError("`num` must be finite and `den` finite and non-negative")
+        object.__setattr__(self, "num", num)
+        object.__setattr__(self, "den", den)
+
+    @classmethod
+    def mean(cls, x: np.ndarray) -> Ratio:
+        """The plain mean of one value per unit (one column, or one per column of x)."""
+        x = np.asarray(x, dtype=np.float64)
+        return cls(x, np.ones_like(x))
+
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = weights @ self.den
+            v = np.where(d > 0, (weights @ self.num) / np.where(d > 0, d, 1.0), np.nan)
+        return v if self.transform is None else self.transform(v)
+
+    def leave_one_out(self) -> np.ndarray:
+        """Exact leave-one-unit-out values, ``(n_units, k)``."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = self.den.sum(axis=0) - self.den
+            v = np.where(d > 0, (self.num.sum(axis=0) - self.num) / np.where(d > 0, d, 1.0),
+                         np.nan)
+        return v if self.transform is None else self.transform(v)
+
+
+def _ratio_rows(
+    seed: np.random.SeedSequence,
+    scheme: str,
+    offsets: np.ndarray,
+    num: np.ndarray,
+    den: np.ndarray,
+    start: int,
+    out: np.ndarray,
+) -> None:
+    """Ratio values of resamples ``start .. start + len(out)`` (num, den in stratum order)."""
+    n = num.shape[0]
+    r, stop = start, start + out.shape[0]
+    while r < stop:
+        block, row = divmod(r, BLOCK_SIZE)
+        upto = min(stop, (block + 1) * BLOCK_SIZE)
+        bitgen = _block_bitgen(seed, block)
+        if row:
+            bitgen.advance(row * n)
+        ptr, state = bitgen.ctypes.next_uint64, bitgen.ctypes.state_address
+        kernel = _ratio_counts if scheme == "bootstrap" else _ratio_dirichlet
+        kernel(ptr, state, offsets, num, den, out[r - start : upto - start])
+        r = upto
+
+
 # -- the engine ----------------------------------------------------------------------------
 
 
@@ -352,7 +485,7 @@ def _evaluate(
 
 
 def _run(
-    statistic: Statistic,
+    statistic: Statistic | Ratio,
     n_units: int,
     seed: np.random.SeedSequence,
     scheme: str,
@@ -364,16 +497,26 @@ def _run(
 ) -> np.ndarray:
     order, offsets = _strata_layout(n_units, strata)
     if chunk is None:
-        chunk = max(1, min(BLOCK_SIZE, _MAX_CHUNK_CELLS // n_units))
+        fused = isinstance(statistic, Ratio)
+        chunk = BLOCK_SIZE if fused else max(1, min(BLOCK_SIZE, _MAX_CHUNK_CELLS // n_units))
     chunk = min(_check_count("chunk", chunk, 1), stop - start)
     workers = _check_count("workers", workers, 1)
     edges = list(range(start, stop, chunk)) + [stop]
-    spans = list(zip(edges[:-1], edges[1:]))
+    spans = list(zip(edges[:-1], edges[1:], strict=True))
     first = spans[0]
 
     local = threading.local()  # one weight buffer per thread: no page faults per chunk
+    if isinstance(statistic, Ratio):
+        if statistic.num.shape[0] != n_units:
+            raise ValueError(f"`statistic` has {statistic.num.shape[0]} units, expected "
+                             f"{n_units}")
+        num, den = statistic.num[order], statistic.den[order]
 
     def one(span: tuple[int, int], k: int | None) -> np.ndarray:
+        if isinstance(statistic, Ratio):
+            values = np.empty((span[1] - span[0], num.shape[1]))
+            _ratio_rows(seed, scheme, offsets, num, den, span[0], values)
+            return values if statistic.transform is None else statistic.transform(values)
         if getattr(local, "buffer", None) is None:
             local.buffer = np.empty((chunk, n_units))
         w = local.buffer[: span[1] - span[0]]
@@ -397,7 +540,7 @@ def _run(
 
 
 def bootstrap(
-    statistic: Statistic,
+    statistic: Statistic | Ratio,
     n_units: int,
     *,
     resamples: int,
@@ -414,7 +557,8 @@ def bootstrap(
     statistic
         ``statistic(weights)`` with ``weights`` of shape ``(b, n_units)`` returns ``(b, k)``
         (or ``(b,)``). It must treat rows independently (as every metric kernel does);
-        then the values are bit-identical for every ``chunk`` and ``workers``.
+        then the values are bit-identical for every ``chunk`` and ``workers``. A
+        :class:`Ratio` (a weighted mean) is evaluated without building weight rows.
     n_units, resamples
         Units per resample and the number of resamples B.
     seed
@@ -442,7 +586,7 @@ def bootstrap(
 
 def extend(
     replicates: Replicates,
-    statistic: Statistic,
+    statistic: Statistic | Ratio,
     more: int,
     *,
     chunk: int | None = None,
@@ -579,7 +723,7 @@ def _finite_replicates(values: np.ndarray) -> np.ndarray:
 def _tie_count(values: np.ndarray, bound: float, *, below: bool, ties: float) -> np.ndarray:
     """Per replicate: 1 if strictly beyond ``bound`` on the counted side, ``ties`` if equal."""
     hit = values < bound if below else values > bound
-    return hit + ties * (values == bound)
+    return np.asarray(hit + ties * (values == bound), dtype=np.float64)
 
 
 def _z0(values: np.ndarray, estimate: float, convention: str) -> float:
@@ -614,12 +758,12 @@ def _quantiles(sorted_values: np.ndarray, levels: np.ndarray, convention: str) -
             f"needs: at least {math.ceil(1 / worst - 1 - 1e-9)} are required"
         )
     if convention == "adjudicator":
-        return np.quantile(sorted_values, levels, method="linear")
+        return np.asarray(np.quantile(sorted_values, levels, method="linear"))
     # R boot's norm.inter: order statistic (B+1)q, interpolated on the normal scale
     rk = (b + 1) * levels
     k = np.floor(rk).astype(np.int64)
     out = np.empty_like(levels)
-    for i, (q, r, kk) in enumerate(zip(levels, rk, k)):
+    for i, (q, r, kk) in enumerate(zip(levels, rk, k, strict=True)):
         if kk == r:
             out[i] = sorted_values[kk - 1]
         elif kk >= b:

@@ -190,6 +190,36 @@ def test_extend_continues_the_same_stream():
     assert two.to_dict()["resamples"] == 3000
 
 
+@pytest.mark.parametrize("scheme", ["bootstrap", "bayesian"])
+@pytest.mark.parametrize("strata", [None, np.arange(300) % 4])
+def test_ratio_fused_path_equals_weight_rows(scheme, strata):
+    rng = np.random.default_rng(15)
+    num = rng.gamma(2.0, size=(300, 2))
+    den = rng.integers(1, 4, size=(300, 2)).astype(float)  # units with 1-3 rows
+    ratio = rs.Ratio(num, den)
+    fused = rs.bootstrap(ratio, 300, resamples=1500, seed=SEED, scheme=scheme, strata=strata)
+    rows = rs.bootstrap(lambda w: ratio(w), 300, resamples=1500, seed=SEED, scheme=scheme,
+                        strata=strata)
+    np.testing.assert_allclose(fused.values, rows.values, rtol=1e-12)
+    again = rs.bootstrap(ratio, 300, resamples=1500, seed=SEED, scheme=scheme, strata=strata,
+                         chunk=97, workers=2)
+    assert again.values.tobytes() == fused.values.tobytes()
+    np.testing.assert_allclose(ratio.leave_one_out(), rs.jackknife(ratio, 300)[0], rtol=1e-12)
+
+
+def test_ratio_transform_and_checks():
+    x = np.random.default_rng(16).normal(size=50) ** 2
+    rmse = rs.Ratio.mean(x)
+    rmse = rs.Ratio(rmse.num, rmse.den, transform=np.sqrt)
+    reps = rs.bootstrap(rmse, 50, resamples=300, seed=SEED)
+    plain = rs.bootstrap(rs.Ratio.mean(x), 50, resamples=300, seed=SEED)
+    np.testing.assert_array_equal(reps.values, np.sqrt(plain.values))
+    with pytest.raises(ValueError, match="`num` and `den` must be"):
+        rs.Ratio(np.ones((5, 2)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="`statistic` has 50 units, expected 49"):
+        rs.bootstrap(rmse, 49, resamples=10, seed=SEED)
+
+
 def test_integer_weights_mean_equals_mean_of_resampled_rows():
     x = np.random.default_rng(3).normal(size=25)
     w = rs.resample_weights(25, 0, 200, seed=SEED)
@@ -436,7 +466,7 @@ def test_bca_p_value_formula():
     assert lo.p == pytest.approx(pv.p, rel=1e-12)
 
 
-@pytest.mark.parametrize("method", ["percentile", "bca"])
+@pytest.mark.parametrize("method", ["percentile", "basic", "bca"])
 def test_mc_standard_error_matches_the_spread_over_seeds(method):
     """The reported mc_se is the spread of p over independent streams (within 25%)."""
     x = np.random.default_rng(14).lognormal(size=50)
