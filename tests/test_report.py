@@ -454,6 +454,21 @@ def test_rendering_twice_gives_the_same_bytes(kind):
     assert b"/CreationDate" in first
 
 
+@pytest.mark.slow
+def test_same_bytes_when_fonts_are_subset_by_fonttools(monkeypatch):
+    # Without libharfbuzz-subset (a fresh machine), WeasyPrint subsets fonts with fontTools,
+    # which stamps the clock into each font unless SOURCE_DATE_EPOCH is set: force that path.
+    import weasyprint.pdf.fonts as weasyprint_fonts
+
+    monkeypatch.setattr(weasyprint_fonts, "harfbuzz_subset", None)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    result = load_result("result_minimal.json")
+    first = render_certification_report(result).pdf
+    __import__("time").sleep(1.1)  # a clock-stamped font would now differ
+    assert render_certification_report(result).pdf == first
+    assert "SOURCE_DATE_EPOCH" not in os.environ  # restored after rendering
+
+
 def test_pdf_dates_come_from_the_result_not_the_clock():
     result = load_result("result_minimal.json")
     result["timestamps"]["adjudicated_at"] = "2001-02-03T04:05:06Z"
