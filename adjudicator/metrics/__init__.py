@@ -8,10 +8,24 @@ Every kernel follows one contract (:class:`Kernel`)::
     kernel.leave_one_out(table)    # (n_units,) exact leave-one-unit-out values, or None
     kernel.per_unit(table)         # (n_units,) values whose mean is the metric, or None
 
-Weights are per unit: 0 removes a unit, an integer ``k`` counts it ``k`` times (rank
-metrics give bit-identical results to the repeated data; sums of float losses agree to
-rounding), and scaling a row of weights changes nothing. One kernel thus serves bootstrap
-counts, Bayesian-bootstrap Dirichlet weights and jackknife weights.
+Weights are per unit: 0 removes a unit, an integer ``k`` counts it ``k`` times, and
+scaling a row of weights changes nothing (exactly for a power of two, to rounding
+otherwise). One kernel thus serves bootstrap counts, Bayesian-bootstrap Dirichlet weights
+and jackknife weights. With integer weights, auroc, auprc, harrell_c and the micro set
+metrics are bit-identical to the repeated data (their sums are sums of integers, exact in
+float64 below 2**53); the others agree with it to rounding (1e-12 in the tests).
+
+Every sum runs in a fixed order, compensated where it is long (Neumaier), never by a
+shape-dependent BLAS or pairwise reduction: a batch of weight rows gives bit-identical
+values to row-by-row calls and to any chunking, which the resampling engine relies on for
+results independent of block size and worker count. Per-table work (sorting, ranks,
+per-unit sums) happens once per call; weight rows are then processed in chunks of at most
+``CHUNK_CELLS`` cells, so memory stays bounded whatever ``B`` is.
+
+Undefined values: a weight row that leaves a metric undefined (no positive, no comparable
+pair, a constant vector under ``constant: error``, zero total weight) gives NaN in that
+row; the plain metric on such data raises :class:`~adjudicator.errors.ComputationError`
+with the reason.
 
 Which kernels decompose (:meth:`Kernel.per_unit`): brier, log_loss, mae, mean_score and
 rmse (as the mean squared error) when every unit has the same number of rows;

@@ -17,8 +17,7 @@ from ..errors import ComputationError, InputError
 from ..table import Table
 
 __all__ = [
-    "Kernel", "MeanKernel", "check_weights", "unit_sums", "rowdot", "rowsum", "group_cumsums",
-    "CHUNK_CELLS",
+    "Kernel", "MeanKernel", "check_weights", "unit_sums", "rowdot", "rowsum", "CHUNK_CELLS",
 ]
 
 #: a chunk of weight rows holds at most this many (row, table-row) cells (~32 MB float64)
@@ -106,15 +105,6 @@ def _rowdot2(w, x):  # pragma: no cover - compiled
             acc = t
         out[i] = acc + comp
     return out
-
-
-def group_cumsums(a: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Cumulative row sums of ``a (B, n)`` read at the last index of each group.
-
-    ``np.cumsum`` runs left to right in every row whatever the shape, so it is
-    deterministic; group sums are differences of these (as scikit-learn does for curves).
-    """
-    return np.cumsum(a, axis=1)[:, ends]
 
 
 def unit_sums(table: Table, values: np.ndarray) -> np.ndarray:
