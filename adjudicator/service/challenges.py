@@ -237,14 +237,14 @@ def open_window(rt: Runtime, challenge_id: str) -> Challenge:
         protocol = rt.protocol(_protocol_record(session, c.protocol_digest))
         baselines = {b.name: b.digest for b in session.scalars(
             select(Baseline).where(Baseline.challenge_id == challenge_id))}
-        missing = [b.name for b in protocol.threshold.baselines if b.name not in baselines]
-        if missing:
-            raise ConflictError(f"upload the baseline(s) {', '.join(missing)} first")
         if c.order == "retrospective" and c.truth_digest is None:
             raise ConflictError("commit the truth before opening a retrospective challenge")
         if c.order == "prospective" and c.units_digest is None:
             raise ConflictError("upload the units manifest before opening a prospective "
                                 "challenge")
+        missing = [b.name for b in protocol.threshold.baselines if b.name not in baselines]
+        if missing:
+            raise ConflictError(f"upload the baseline(s) {', '.join(missing)} first")
         seq, _ = rt.store.ledger.append(session, {
             "type": "window_opened", "at": at, "challenge": challenge_id, "order": c.order,
             "protocol": c.protocol_digest, "truth": c.truth_digest, "units": c.units_digest,

@@ -53,7 +53,8 @@ from .worker import enqueue
 
 __all__ = ["router"]
 
-router = APIRouter()
+# every route reads the caller, so a bad token is refused even where the public may read
+router = APIRouter(dependencies=[Depends(principal)])
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _FILE_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {

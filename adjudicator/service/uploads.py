@@ -8,8 +8,9 @@ HTTP 413) as soon as either the bytes on the wire or the decoded bytes pass the 
 * ``Content-Encoding: gzip`` or ``deflate``: decoded with ``zlib`` asking for at most one
   chunk of output at a time (``max_length``), so a bomb never expands past the limit in
   memory or on disk; other encodings are refused;
-* Parquet files compress inside: :func:`check_parquet` reads the footer and refuses a file
-  whose declared uncompressed size is over the limit before a column is decoded.
+* Parquet files compress and encode inside: :func:`check_parquet` reads the footer and
+  refuses a file whose declared uncompressed size, or eight bytes per value, is over the
+  limit before a column is decoded.
 
 Nothing is accepted here: the caller validates the file and only then stores it.
 """
@@ -118,6 +119,10 @@ def check_parquet(path: Path, limit: int) -> None:
         meta = pq.read_metadata(path)
     except Exception:  # noqa: BLE001 - the reader reports unreadable files with context
         return
+    # dictionary and run-length encodings expand before any compression: count at least
+    # eight bytes per decoded value (a float, or a string's pointer), as a CSV would
+    if meta.num_rows * max(meta.num_columns, 1) * 8 > limit:
+        raise _too_large(limit, "uncompressed Parquet content")
     total = 0
     for i in range(meta.num_row_groups):
         group = meta.row_group(i)
