@@ -19,8 +19,14 @@ def test_exported_members():
         "Protocol",
         "load_protocol",
         "parse_protocol",
+        "read_truth",
+        "read_submission",
+        "score",
+        "adjudicate",
+        "adjust",
+        "verify_report",
     }
-    assert expected <= set(adjudicator.__all__)
+    assert set(adjudicator.__all__) == expected
     for name in adjudicator.__all__:
         assert hasattr(adjudicator, name), name
 
@@ -32,3 +38,15 @@ def test_exception_tree():
     assert issubclass(adjudicator.DegenerateResamplingError, adjudicator.ComputationError)
     assert adjudicator.ProtocolError("x").exit_code == 2
     assert adjudicator.ComputationError("x").exit_code == 1
+
+
+def test_lazy_members_resolve_and_import_is_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, adjudicator; heavy = [m for m in ('numba', 'pymc', 'weasyprint') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "", "import adjudicator must not load heavy modules"
+    assert callable(adjudicator.adjudicate) and callable(adjudicator.verify_report)
