@@ -93,6 +93,7 @@ def test_binary_truth_and_submission_give_the_scored_table(binary, asset):
     assert isinstance(truth, Truth)
     assert (truth.n_units, truth.n_rows) == (8, 8)
     assert truth.summary["positives"] == 3 and truth.summary["negatives"] == 5
+    assert truth.summary["kind"] == "binary" and truth.protocol_digest == binary.digest
     assert truth.summary["strata"] == {"north": 4, "south": 4}
     assert truth.source.endswith("truth_binary.csv")
     assert truth.digest.startswith("sha256:") and len(truth.digest) == 71

@@ -89,8 +89,11 @@ class Truth:
     n_units, n_rows
         Units and rows (rows differ from units with ``task.keys`` and for sets).
     summary
-        Facts for reports: rows, units, strata, and by kind the class balance, events and
-        censoring share, or set sizes.
+        Facts for reports: kind, rows, units, strata sizes, and by kind the class balance,
+        events and censoring share, or set sizes.
+    protocol_digest
+        The digest of the protocol it was validated for; a submission is joined with it
+        only under that same protocol.
     """
 
     source: str
@@ -98,7 +101,7 @@ class Truth:
     n_units: int
     n_rows: int
     summary: Mapping[str, Any]
-    _protocol_digest: str = field(repr=False)
+    protocol_digest: str
     _rows: pd.DataFrame = field(repr=False)  # parsed, sorted; columns "_unit", "_k0".., roles
     _strata: np.ndarray | None = field(repr=False, default=None)
 
@@ -172,7 +175,7 @@ def truth_from_frame(protocol: Protocol, frame: pd.DataFrame, *, source: str = "
     rows = pd.DataFrame({"_unit": r.ids(task.unit)})
     for i, key in enumerate(task.keys):
         rows[f"_k{i}"] = r.ids(key)
-    summary: dict[str, Any] = {}
+    summary: dict[str, Any] = {"kind": task.kind}
     kind = task.kind
     if kind == "binary":
         rows["label"] = r.labels(task.truth["label"], task.positive)
@@ -222,7 +225,7 @@ def truth_from_frame(protocol: Protocol, frame: pd.DataFrame, *, source: str = "
     )
     return Truth(
         source=source, digest=digest, n_units=len(units), n_rows=len(rows), summary=summary,
-        _protocol_digest=protocol.digest, _rows=rows,
+        protocol_digest=protocol.digest, _rows=rows,
         _strata=None if codes is None else codes.astype(np.int64),
     )
 
@@ -232,7 +235,7 @@ def submission_from_frame(
 ) -> Submission:
     """Validate an in-memory submission and join it with ``truth`` into a scored table."""
     task = protocol.task
-    if truth._protocol_digest != protocol.digest:
+    if truth.protocol_digest != protocol.digest:
         raise InputError(
             "the truth was read for another protocol; read it again for this one",
             source=source,
