@@ -31,7 +31,6 @@ from adjudicator.metrics.regression import Spearman
 from adjudicator.metrics.survival import HarrellC, UnoC
 from adjudicator.table import Table
 
-
 _BLOCK = 100
 
 
