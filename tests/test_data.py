@@ -94,6 +94,7 @@ def test_binary_truth_and_submission_give_the_scored_table(binary, asset):
     assert (truth.n_units, truth.n_rows) == (8, 8)
     assert truth.summary["positives"] == 3 and truth.summary["negatives"] == 5
     assert truth.summary["kind"] == "binary" and truth.protocol_digest == binary.digest
+    assert list(truth.units) == [f"p0{i}" for i in range(1, 9)]
     assert truth.summary["strata"] == {"north": 4, "south": 4}
     assert truth.source.endswith("truth_binary.csv")
     assert truth.digest.startswith("sha256:") and len(truth.digest) == 71
@@ -105,6 +106,7 @@ def test_binary_truth_and_submission_give_the_scored_table(binary, asset):
     np.testing.assert_array_equal(t["y"], [0, 0, 1, 1, 0, 0, 1, 0])
     np.testing.assert_array_equal(t["score"], [0.1, 0.3, 0.8, 0.7, 0.3, 0.2, 0.9, 0.6])
     np.testing.assert_array_equal(t.strata, [0, 1, 1, 0, 0, 1, 0, 1])  # north=0, south=1
+    np.testing.assert_array_equal(truth.strata, t.strata)
     auc = get_kernel(binary.metric)(t)
     assert auc == pytest.approx(roc_auc_score(t["y"], t["score"]), abs=1e-12)
 

@@ -105,6 +105,21 @@ class Truth:
     _rows: pd.DataFrame = field(repr=False)  # parsed, sorted; columns "_unit", "_k0".., roles
     _strata: np.ndarray | None = field(repr=False, default=None)
 
+    @property
+    def units(self) -> np.ndarray:
+        """The unit ids, sorted and unique (the order of every scored table's units)."""
+        return np.unique(self._rows["_unit"].to_numpy().astype(str))
+
+    @property
+    def strata(self) -> np.ndarray | None:
+        """Per unit (in :attr:`units` order), its stratum code; None when unstratified."""
+        return None if self._strata is None else self._strata.copy()
+
+    @property
+    def _protocol_digest(self) -> str:
+        # the name this field had first; kept for callers written against it
+        return self.protocol_digest
+
 
 @dataclass(frozen=True, eq=False)
 class Submission:
