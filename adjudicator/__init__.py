@@ -38,8 +38,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "read_truth": "adjudicator.data",
     "read_submission": "adjudicator.data",
-    "score": "adjudicator.adjudicate",
-    "adjudicate": "adjudicator.adjudicate",
+    "score": "adjudicator.adjudication",
+    "adjudicate": "adjudicator.adjudication",
     "adjust": "adjudicator.multiplicity",
     "verify_report": "adjudicator.report",
 }

@@ -221,7 +221,7 @@ def score_cmd(
     No verdict and no alpha: this is what a participant audits. The interval and the
     p-values use the protocol's resampling; the seed comes from the digests.
     """
-    from .adjudicate import score
+    from .adjudication import score
     from .data import read_submission, read_truth
 
     baseline_files = _parse_baselines(baseline)  # usage errors before any reading
@@ -265,7 +265,7 @@ def adjudicate_cmd(
 
     Exit 0 whenever the adjudication ran, whatever the verdict; 2 for bad input.
     """
-    from .adjudicate import adjudicate
+    from .adjudication import adjudicate
     from .data import read_submission, read_truth
 
     baseline_files = _parse_baselines(baseline)  # usage errors before any reading
@@ -334,3 +334,4 @@ def main(argv: list[str] | None = None) -> None:
 if __name__ == "__main__":  # pragma: no cover
     main()
 __import__("adjudicator.service.commands", fromlist=["register"]).register(app)  # serve, users, ledger
+__import__("adjudicator.service.leaderboard_cli", fromlist=["register"]).register(app)

@@ -208,7 +208,7 @@ class Worker:
         runners[claim.kind](claim)
 
     def _adjudicate(self, claim: _Claim) -> None:
-        from ..adjudicate import HistoryItem, adjudicate
+        from ..adjudication import HistoryItem, adjudicate
         from ..data import read_submission
         from .validation import read_sealed_truth
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from adjudicator import InputError, MultiplicityError, load_protocol
-from adjudicator.adjudicate import adjudicate, score
+from adjudicator.adjudication import adjudicate, score
 from adjudicator.cli import app
 from adjudicator.data import read_submission, read_truth
 from adjudicator.demo_data import stage_gbsg2

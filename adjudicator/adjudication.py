@@ -1,5 +1,8 @@
 """One adjudication, end to end, pure: protocol + truth + submission -> result.
 
+(The module is called ``adjudication`` so that no submodule shadows the public function
+``adjudicator.adjudicate``.)
+
 No files, no database, no clock: the edges read the inputs (:mod:`adjudicator.data`) and
 write ``result.json``; ``now`` is an argument. The steps, in order:
 
