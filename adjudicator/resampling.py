@@ -31,6 +31,20 @@ Schemes (one 64-bit output ``x`` per draw)
     normalised within each stratum to sum to the stratum's size (so the weights sum to
     ``n_units`` and a stratum keeps its share).
 
+Determinism
+    Counts are integers drawn from integer arithmetic: identical on every platform.
+    Dirichlet weights go through the platform's ``log`` (and any statistic through its own
+    floating point), so they are identical on one platform and agree to rounding across.
+    Block ``i`` needs nothing but (seed, i): a Dask worker can compute any block.
+
+Degenerate cases (never a silent NaN)
+    A non-finite replicate (e.g. a resample without both classes) raises
+    :class:`~adjudicator.errors.DegenerateResamplingError` naming how many and the first
+    resample indices, and suggesting stratification; so do all replicates equal, a
+    non-finite estimate, an undefined leave-one-out value, a stratum of one unit and an
+    estimate outside the bootstrap distribution (infinite z0). Too few resamples for the
+    quantile levels an interval needs raise :class:`~adjudicator.errors.ComputationError`.
+
 Intervals and p-values: see :func:`confidence_interval` and :func:`p_value`. The two
 conventions (:data:`CONVENTIONS`) differ in the tie rule of the bias correction, the tie
 rule of the p-value counts and the quantile rule; both are recorded in every result.
@@ -624,7 +638,9 @@ class Acceleration:
     of the kernel), ``jackknife`` (the statistic on n leave-one-out weight rows) or
     ``grouped-jackknife`` (``size`` groups, unit ``u`` in group ``u mod size``, each deleted
     at once: group sums of influence values keep the ratio of the third to the 1.5th power
-    of the second moment, so the formula applies unchanged, with more noise).
+    of the second moment, so the formula applies unchanged, with more noise). With strata,
+    units are still deleted one at a time over the whole sample (as scipy and R boot's
+    jackknife do); the acceleration is a small correction, and this is recorded.
     """
 
     value: float
