@@ -475,9 +475,11 @@ def _from_zip(path: Path, b: _Budget) -> dict[str, tuple[bytes, bool]]:
             if info.is_dir():
                 b.name(info.filename)
                 continue
+            b.name(info.filename)
             mode = info.external_attr >> 16
-            if mode and not stat.S_ISREG(mode):
-                b.fail(f"{info.filename}: only regular files are allowed in code")
+            if stat.S_IFMT(mode) and not stat.S_ISREG(mode):  # no type bits: a plain file
+                b.fail(f"{info.filename}: only regular files are allowed in code (links, "
+                       "devices and pipes are not)")
             b.check_size(info.file_size, info.filename)
             with zf.open(info) as fh:  # read no more than declared plus one byte
                 data = fh.read(b.max_bytes - b.bytes + 1)
@@ -489,8 +491,8 @@ def _from_zip(path: Path, b: _Budget) -> dict[str, tuple[bytes, bool]]:
 def _from_tar(path: Path, b: _Budget) -> dict[str, tuple[bytes, bool]]:
     with tarfile.open(path) as tf:
         for m in tf:
+            b.name(m.name)
             if m.isdir():
-                b.name(m.name)
                 continue
             if not m.isreg():
                 b.fail(f"{m.name}: only regular files are allowed in code (links, devices "

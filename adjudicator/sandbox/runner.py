@@ -45,8 +45,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -56,7 +55,16 @@ from ..data import Submission, Truth, read_submission
 from ..errors import ConfigurationError, InputError
 from ..protocol import Limits, Protocol
 from .artifacts import CodeBundle, Inputs, RuntimeInfo, file_digest, runtime_info
-from .seccomp import FILTER_NAME, build_filter
+from .record import (
+    RUN_FORMAT,
+    Outcome,
+    RunRecord,
+    SandboxRun,
+    explain,
+    record_without_run,
+    sandbox_facts,
+)
+from .seccomp import build_filter
 
 __all__ = [
     "RUN_FORMAT",
@@ -68,15 +76,12 @@ __all__ = [
     "sandbox_info",
 ]
 
-RUN_FORMAT = "adjudicator-run/v1"
-
 _HARNESS = Path(__file__).with_name("harness.py")
 _UID_BASE = 1_000_000_000  # fresh per-run uids come from [base, base + 2**24)
 _UID_SPAN = 1 << 24
 _IN_SANDBOX_UID = 1000  # the uid the code sees in userns isolation
 _HEADER_MAX = 1 << 16
 _GRACE = 10.0  # seconds to wait for pipes to close after a kill
-_TAIL = 300  # characters of the team's last stderr line quoted in a reason
 
 Isolation = Literal["auto", "root", "userns"]
 
@@ -101,79 +106,6 @@ class SandboxOptions:
     python: str | None = None
     isolation: Isolation = "auto"
     tmp_dir: str | None = None
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """What happened in one sandboxed run: the ledger and the report carry it.
-
-    ``status`` is ``succeeded`` (the entry point exited 0, left nothing running and wrote
-    one predictions file) or ``failed`` with ``reason``, one plain sentence. Whether the
-    predictions are *valid* is decided afterwards by :func:`read_output`, exactly as for
-    an uploaded file.
-    """
-
-    status: Literal["succeeded", "failed"]
-    reason: str | None
-    protocol_digest: str
-    code_digest: str
-    runtime_digest: str
-    inputs_digest: str
-    inputs_file_digest: str
-    output_name: str | None
-    output_digest: str | None
-    output_bytes: int | None
-    exit_status: int | None
-    signal: str | None
-    leftover_processes: tuple[str, ...]
-    wall_seconds: float
-    cpu_seconds: float
-    max_rss_mb: float
-    limits: Mapping[str, int]
-    sandbox: Mapping[str, Any]
-    started_at: str
-    stdout: str = field(default="", repr=False)
-    stderr: str = field(default="", repr=False)
-    stdout_bytes: int = 0
-    stderr_bytes: int = 0
-
-    @property
-    def succeeded(self) -> bool:
-        """True when the run produced a predictions file and nothing went wrong."""
-        return self.status == "succeeded"
-
-    def to_dict(self, *, logs: bool = True) -> dict[str, Any]:
-        """The ``adjudicator-run/v1`` document; ``logs=False`` for the ledger."""
-        doc: dict[str, Any] = {
-            "format": RUN_FORMAT,
-            "status": self.status,
-            "reason": self.reason,
-            "digests": {"protocol": self.protocol_digest, "code": self.code_digest,
-                        "runtime": self.runtime_digest, "inputs": self.inputs_digest,
-                        "inputs_file": self.inputs_file_digest,
-                        "output": self.output_digest},
-            "output": {"name": self.output_name, "bytes": self.output_bytes},
-            "exit_status": self.exit_status,
-            "signal": self.signal,
-            "leftover_processes": list(self.leftover_processes),
-            "usage": {"wall_seconds": self.wall_seconds, "cpu_seconds": self.cpu_seconds,
-                      "max_rss_mb": self.max_rss_mb},
-            "limits": dict(self.limits),
-            "sandbox": dict(self.sandbox),
-            "started_at": self.started_at,
-            "logs": {"stdout_bytes": self.stdout_bytes, "stderr_bytes": self.stderr_bytes},
-        }
-        if logs:
-            doc["logs"].update(stdout=self.stdout, stderr=self.stderr)
-        return doc
-
-
-@dataclass(frozen=True)
-class SandboxRun:
-    """A finished run: its record and, when it succeeded, the predictions file."""
-
-    record: RunRecord
-    predictions: Path | None
 
 
 # -- what this machine offers -------------------------------------------------------------
@@ -312,7 +244,7 @@ def run_code(
                 started_at=started)
     entry = sub.entry_point
     if entry.module is not None and not code.has_module(entry.module):
-        return SandboxRun(_record_without_run(
+        return SandboxRun(record_without_run(
             base, f"the code has no module {entry.module!r} (expected "
             f"{entry.module.replace('.', '/')}.py or a package of that name)",
             isolation, info), None)
@@ -440,7 +372,8 @@ def _argv(plan: _Plan, status_fd: int, json_fd: int) -> list[str]:
                 made.add(d)
                 a += ["--perms", "0755", "--dir", d]
         a += ["--ro-bind", os.path.realpath(prefix), prefix]
-    a += ["--ro-bind", str(plan.stage / "etc" / "passwd"), "/etc/passwd",
+    a += ["--perms", "0755", "--dir", "/etc",
+          "--ro-bind", str(plan.stage / "etc" / "passwd"), "/etc/passwd",
           "--ro-bind", str(plan.stage / "etc" / "group"), "/etc/group",
           "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
           "--ro-bind-try", "/etc/localtime", "/etc/localtime"]
@@ -472,23 +405,7 @@ def _argv(plan: _Plan, status_fd: int, json_fd: int) -> list[str]:
     return a
 
 
-@dataclass
-class _Outcome:
-    report: dict[str, Any] | None
-    output: bytes
-    stdout: bytes
-    stderr: bytes
-    stdout_bytes: int
-    stderr_bytes: int
-    killed: str | None  # "wall", "stdout", "stderr", "report"
-    wall: float
-    cpu: float
-    max_rss_mb: float
-    exit_status: int
-    escaped: list[int]
-
-
-def _supervise(plan: _Plan) -> _Outcome:
+def _supervise(plan: _Plan) -> Outcome:
     status_r, status_w = os.pipe()
     json_r, json_w = os.pipe()
     argv = _argv(plan, status_w, json_w)
@@ -521,20 +438,24 @@ def _supervise(plan: _Plan) -> _Outcome:
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ, name)
     killed: str | None = None
+    sandbox_ns: str | None = None
     deadline = t0 + plan.limits.wall_seconds
     hard_stop: float | None = None
 
     def kill(why: str) -> None:
+        # Killing the sandbox's process 1 makes the kernel kill every process of its pid
+        # namespace before process 1 is reaped, and bwrap exits once it is: when wait4
+        # below returns, nothing of the run is left. Without process 1's pid (bwrap has not
+        # reported it yet) bwrap itself is killed and --die-with-parent does the rest.
         nonlocal killed, hard_stop
         if killed is None:
             killed = why
         hard_stop = time.monotonic() + _GRACE
-        for pid in (_child_pid(bufs["json"]), proc.pid):
-            if pid:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+        pid = _child_pid(bufs["json"]) or proc.pid
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
     while sel.get_map():
         now = time.monotonic()
@@ -553,6 +474,8 @@ def _supervise(plan: _Plan) -> _Outcome:
                 sel.unregister(key.fd)
                 continue
             totals[name] += len(chunk)
+            if name == "json" and sandbox_ns is None:
+                sandbox_ns = _namespace_of(_child_pid(bufs["json"] + chunk))
             room = caps[name] - len(bufs[name])
             if room > 0:
                 bufs[name] += chunk[:room]
@@ -570,14 +493,9 @@ def _supervise(plan: _Plan) -> _Outcome:
     wall = time.monotonic() - t0
     escaped: list[int] = []
     if plan.isolation == "root" and plan.uid is not None:
-        escaped = _processes_of(plan.uid)  # (the pid namespace makes this empty)
-        for pid in escaped:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        escaped = _reap_uid(plan.uid, sandbox_ns)  # (a pid namespace keeps it empty)
     report, output = _parse_report(bytes(bufs["status"]))
-    return _Outcome(
+    return Outcome(
         report=report, output=output, stdout=bytes(bufs["stdout"]),
         stderr=bytes(bufs["stderr"]), stdout_bytes=totals["stdout"],
         stderr_bytes=totals["stderr"], killed=killed, wall=wall,
@@ -586,7 +504,31 @@ def _supervise(plan: _Plan) -> _Outcome:
     )
 
 
-def _child_pid(data: bytearray) -> int | None:
+def _reap_uid(uid: int, sandbox_ns: str | None) -> list[int]:
+    """Kill whatever still runs as the run's uid (processes of a killed sandbox may take a
+    moment to die); return those that were outside the sandbox's pid namespace."""
+    escaped: set[int] = set()
+    stop = time.monotonic() + _GRACE
+    while (left := _processes_of(uid)) and time.monotonic() < stop:
+        for pid in left:
+            try:
+                if sandbox_ns is None or os.readlink(f"/proc/{pid}/ns/pid") != sandbox_ns:
+                    escaped.add(pid)
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.02)
+    return sorted(escaped)
+
+
+def _namespace_of(pid: int | None) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid") if pid else None
+    except OSError:
+        return None
+
+
+def _child_pid(data: bytearray | bytes) -> int | None:
     for line in bytes(data).splitlines():
         try:
             doc = json.loads(line)
@@ -608,95 +550,10 @@ def _parse_report(data: bytes) -> tuple[dict[str, Any] | None, bytes]:
     return (report if isinstance(report, dict) else None), rest
 
 
-# -- the record ---------------------------------------------------------------------------
-
-
-def _signal_name(n: int) -> str:
-    try:
-        return signal.Signals(n).name
-    except ValueError:
-        return f"signal {n}"
-
-
-def _last_line(text: str) -> str:
-    lines = [x.strip() for x in text.splitlines() if x.strip()]
-    return lines[-1][:_TAIL] if lines else ""
-
-
-def _hint(line: str, limits: Limits) -> str:
-    low = line.lower()
-    if "memoryerror" in low or "cannot allocate memory" in low or "bad_alloc" in low:
-        return f" (the memory limit is {limits.memory_mb} MB per process)"
-    if "resource temporarily unavailable" in low or "blockingioerror" in low:
-        return f" (the process limit is {limits.processes} processes and threads)"
-    if "read-only file system" in low:
-        return " (only /output and /tmp are writable)"
-    if "file too large" in low or "no space left" in low:
-        return (f" (the output limit is {limits.output_mb} MB; /tmp holds "
-                f"{limits.memory_mb} MB)")
-    if "network is unreachable" in low or "connection refused" in low:
-        return " (the sandbox has no network)"
-    return ""
-
-
-def _reason(plan: _Plan, o: _Outcome, stderr: str) -> tuple[str | None, int | None,
-                                                                str | None, tuple[str, ...]]:
-    """(reason or None, exit status, signal name, leftover processes), in a fixed order."""
-    lim = plan.limits
-    r = o.report or {}
-    entry = r.get("entry") or {}
-    exit_status = entry.get("exit")
-    sig = _signal_name(entry["signal"]) if "signal" in entry else None
-    left = tuple(str(x)[:200] for x in r.get("leftover") or ())
-    line = _last_line(stderr)
-    said = f"; its last words: {line!r}{_hint(line, lim)}" if line else ""
-    # (1) the runner stopped it
-    if o.killed == "wall":
-        return (f"exceeded the wall-time limit of {lim.wall_seconds} s; the whole process "
-                "tree was killed", exit_status, sig, left)
-    if o.killed in ("stdout", "stderr"):
-        return (f"wrote more than {lim.log_kb} KiB to {o.killed}; the run was stopped",
-                exit_status, sig, left)
-    if o.escaped:
-        return (f"{len(o.escaped)} process(es) outlived the sandbox and were killed",
-                exit_status, sig, left)
-    if o.report is None:
-        raise ConfigurationError(
-            f"the sandbox ended without a report (bwrap exit status {o.exit_status}): "
-            f"{stderr.strip()[-_TAIL:] or 'no message'}")
-    # (2) the wheelhouse, when there is one
-    wh = r.get("wheelhouse") or {}
-    if wh and wh.get("exit") != 0:
-        how = (f"was killed by {_signal_name(wh['signal'])}" if "signal" in wh
-               else f"exited with status {wh.get('exit')}")
-        return (f"installing the wheelhouse failed: pip {how}{said}", None, None,
-                tuple(wh.get("leftover") or ()))
-    # (3) the entry point itself
-    if sig is not None:
-        if sig == "SIGXCPU" or (sig == "SIGKILL" and o.cpu >= lim.cpu_seconds):
-            return (f"exceeded the CPU-time limit of {lim.cpu_seconds} s", None, sig, left)
-        return f"the entry point was killed by {sig}{said}", None, sig, left
-    if exit_status != 0:
-        return f"the entry point exited with status {exit_status}{said}", exit_status, \
-            None, left
-    # (4) nothing may outlive the entry point
-    if left:
-        return (f"left {len(left)} background process(es) running after the entry point "
-                f"exited (all were killed): {', '.join(repr(x[:60]) for x in left[:3])}",
-                exit_status, None, left)
-    # (5) one predictions file
-    out = r.get("output") or {}
-    if "error" in out:
-        return str(out["error"]), exit_status, None, left
-    if len(o.output) != out.get("size"):
-        return "the predictions file arrived incomplete", exit_status, None, left
-    return None, exit_status, None, left
-
-
-def _finish(plan: _Plan, o: _Outcome, base: dict[str, Any], out_dir: Path) -> SandboxRun:
+def _finish(plan: _Plan, o: Outcome, base: dict[str, Any], out_dir: Path) -> SandboxRun:
     stdout = o.stdout.decode("utf-8", "replace")
     stderr = o.stderr.decode("utf-8", "replace")
-    reason, exit_status, sig, left = _reason(plan, o, stderr)
+    reason, exit_status, sig, left = explain(plan.limits, o, stderr)
     predictions: Path | None = None
     name = digest = size = None
     if reason is None:
@@ -714,28 +571,11 @@ def _finish(plan: _Plan, o: _Outcome, base: dict[str, Any], out_dir: Path) -> Sa
         exit_status=exit_status, signal=sig, leftover_processes=left,
         wall_seconds=round(o.wall, 3), cpu_seconds=round(o.cpu, 3),
         max_rss_mb=round(o.max_rss_mb, 1),
-        sandbox=_sandbox_facts(plan.isolation, plan.info, plan.seccomp, plan.uid),
+        sandbox=sandbox_facts(plan.isolation, plan.info, plan.seccomp, plan.uid),
         stdout=stdout, stderr=stderr, stdout_bytes=o.stdout_bytes,
         stderr_bytes=o.stderr_bytes, **base,
     )
     return SandboxRun(record=record, predictions=predictions)
-
-
-def _sandbox_facts(isolation: str, info: Mapping[str, Any], seccomp: bool,
-                   uid: int | None) -> dict[str, Any]:
-    return {"isolation": isolation, "bwrap": info.get("version"),
-            "seccomp": FILTER_NAME if seccomp else None,
-            "network": "none (private loopback only)", "uid": uid}
-
-
-def _record_without_run(base: dict[str, Any], reason: str, isolation: str,
-                        info: Mapping[str, Any]) -> RunRecord:
-    return RunRecord(
-        status="failed", reason=reason, output_name=None, output_digest=None,
-        output_bytes=None, exit_status=None, signal=None, leftover_processes=(),
-        wall_seconds=0.0, cpu_seconds=0.0, max_rss_mb=0.0,
-        sandbox=_sandbox_facts(isolation, info, False, None), **base,
-    )
 
 
 def _remove(stage: Path) -> None:
