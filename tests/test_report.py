@@ -602,6 +602,34 @@ def test_signed_report_verifies_with_who_what_when(signed, cert_path, identity):
     assert "VALID" in result.summary() and "CERTIFIED" in result.summary()
 
 
+def test_an_identity_can_stand_for_its_certificate(signed, identity, other_identity):
+    assert verify_report(signed[0], identity).valid
+    assert not verify_report(signed[0], other_identity).valid
+
+
+def test_a_very_long_team_name_wraps_inside_the_page():
+    from weasyprint import CSS
+
+    from adjudicator.report.render import _stylesheet_text
+
+    result = load_result("result_minimal.json")
+    result["submission"]["team"] = "W" * 400
+    html = render_html(certification_context(result), {})
+    document = HTML(string=html).render(stylesheets=[CSS(string=_stylesheet_text())])
+    overflowing = [
+        type(box).__name__
+        for page in document.pages for box in _descendants(page._page_box)
+        if box.position_x + box.margin_width() > page.width + 0.5
+    ]
+    assert overflowing == []
+
+
+def _descendants(box):
+    yield box
+    for child in getattr(box, "children", ()):
+        yield from _descendants(child)
+
+
 def test_signed_report_verifies_with_pyhanko_directly(signed, cert_path):
     pdf, _ = signed
     reader = PdfFileReader(io.BytesIO(pdf.read_bytes()))

@@ -51,6 +51,7 @@ from ..errors import VerificationError
 from .context import EVIDENCE_NAMES
 from .minisign import MinisignPublicKey, minisign_verify
 from .render import EVIDENCE_INFO_KEY
+from .signing import SigningIdentity
 
 __all__ = [
     "ReportVerification",
@@ -113,14 +114,19 @@ class ReportVerification:
 _N_CHECKS = 7
 
 
-def load_certificate(cert: str | os.PathLike[str] | bytes | x509.Certificate) -> bytes:
-    """DER bytes of a certificate given as a path, PEM/DER bytes or a ``cryptography`` object.
+def load_certificate(
+    cert: str | os.PathLike[str] | bytes | x509.Certificate | SigningIdentity,
+) -> bytes:
+    """DER bytes of a certificate given as a path, PEM/DER bytes, a ``cryptography``
+    object or a :class:`~adjudicator.report.signing.SigningIdentity` (its certificate).
 
     Raises
     ------
     VerificationError
         The certificate cannot be read.
     """
+    if isinstance(cert, SigningIdentity):
+        cert = cert.certificate_pem
     try:
         if isinstance(cert, x509.Certificate):
             return cert.public_bytes(serialization.Encoding.DER)
@@ -135,7 +141,7 @@ def load_certificate(cert: str | os.PathLike[str] | bytes | x509.Certificate) ->
 
 def verify_report(
     path: str | os.PathLike[str],
-    cert: str | os.PathLike[str] | bytes | x509.Certificate | None = None,
+    cert: str | os.PathLike[str] | bytes | x509.Certificate | SigningIdentity | None = None,
 ) -> ReportVerification:
     """Verify a signed report offline; never raises for a bad report (see the module doc).
 
@@ -144,7 +150,8 @@ def verify_report(
     path
         The signed PDF.
     cert
-        The certificate expected to have signed it (path, PEM/DER bytes or object). It is
+        The certificate expected to have signed it (path, PEM/DER bytes, object, or a
+        signing identity: its certificate, e.g. the local ``keys init`` identity). It is
         the only trust root of the validation and must equal the signer's certificate.
         Without it nothing is trusted (we do not fall back to the operating system's TLS
         trust list), so the report is reported untrusted: the command line passes the
