@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "EVIDENCE_INFO_KEY",
     "EVIDENCE_NAMES",
     "canonical_json_bytes",
     "certification_context",
@@ -25,6 +26,10 @@ __all__ = [
     "audit_evidence",
     "progress_context",
 ]
+
+#: Key of the document information entry that records the embedded evidence and its digest
+#: (``"result.json sha256:<hex>"``).
+EVIDENCE_INFO_KEY = "AdjudicatorEvidence"
 
 #: The name of the attachment each kind of report embeds.
 EVIDENCE_NAMES = {

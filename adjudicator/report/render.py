@@ -45,6 +45,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from .. import __version__
 from . import figures
 from .context import (
+    EVIDENCE_INFO_KEY,
     audit_context,
     audit_evidence,
     canonical_json_bytes,
@@ -64,8 +65,6 @@ __all__ = [
     "template_environment",
 ]
 
-#: Key of the document information entry that records the embedded evidence and its digest.
-EVIDENCE_INFO_KEY = "AdjudicatorEvidence"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _logger = logging.getLogger(__name__)
 _ENVIRONMENT_LOCK = threading.Lock()

@@ -48,9 +48,8 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from ..errors import VerificationError
-from .context import EVIDENCE_NAMES
+from .context import EVIDENCE_INFO_KEY, EVIDENCE_NAMES
 from .minisign import MinisignPublicKey, minisign_verify
-from .render import EVIDENCE_INFO_KEY
 from .signing import SigningIdentity
 
 __all__ = [
