@@ -8,6 +8,8 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lifelines.utils import concordance_index as lifelines_cindex
 from sklearn.metrics import roc_auc_score
 
@@ -453,3 +455,36 @@ def test_every_example_protocol_reads_and_scores():
         assert np.isfinite(value), path.name
         if protocol.task.strata:
             assert table.strata is not None and len(table.strata) == table.n_units
+
+
+def test_real_data_end_to_end_through_files(reference, tmp_path):
+    # pROC's aSAH: the committee's truth and a participant's s100b scores, as files
+    p = parse_protocol(BINARY.replace("strata: [site]", "strata: [outcome]"))
+    df = pd.read_csv(reference("pROC_aSAH.csv"))
+    ids = [f"asah-{i:03d}" for i in range(len(df))]
+    pd.DataFrame({"patient": ids, "outcome": df["outcome"]}).to_parquet(tmp_path / "t.parquet")
+    pd.DataFrame({"patient": ids, "p_poor": df["s100b"]}).to_csv(tmp_path / "s.csv", index=False)
+    truth = read_truth(p, tmp_path / "t.parquet")
+    assert truth.summary["positives"] == 41 and truth.summary["negatives"] == 72
+    t = read_submission(p, tmp_path / "s.csv", truth).table
+    assert round(get_kernel(p.metric)(t), 4) == 0.7314  # pROC's published AUC
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_units=st.integers(1, 12), n_keys=st.integers(1, 4))
+def test_digests_and_tables_do_not_depend_on_row_order(seed, n_units, n_keys):
+    p = parse_protocol(LONG.replace("  strata: [batch]\n", ""))
+    rng = np.random.default_rng(seed)
+    rows = [(f"u{u}", f"g{k}") for u in range(n_units) for k in range(n_keys)]
+    ids = pd.DataFrame(rows, columns=["perturbation", "gene"])
+    truth = ids.assign(lfc=rng.integers(-3, 4, len(ids)) / 2)
+    sub = ids.assign(pred=rng.normal(size=len(ids)))
+    a_truth = truth_from_frame(p, truth)
+    a = submission_from_frame(p, sub, a_truth)
+    order = rng.permutation(len(ids))
+    b_truth = truth_from_frame(p, truth.iloc[order].astype(str))  # as text, as from CSV
+    b = submission_from_frame(p, sub.iloc[rng.permutation(len(ids))], b_truth)
+    assert a_truth.digest == b_truth.digest and a.digest == b.digest
+    for name in ("y", "pred"):
+        np.testing.assert_array_equal(a.table[name], b.table[name])
+    np.testing.assert_array_equal(a.table.row_unit, b.table.row_unit)
