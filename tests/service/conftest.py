@@ -200,3 +200,46 @@ def api(tmp_path: Path, database_url: str) -> Iterator[Api]:
     tokens = add_tokens(app.state.runtime)
     with TestClient(app) as client:
         yield Api(client=client, app=app, tokens=tokens)
+
+
+@dataclass
+class Live:
+    """A real uvicorn server on loopback, in a thread of the test process."""
+
+    url: str
+    app: Any
+    tokens: dict[str, str]
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+@pytest.fixture
+def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
+    import threading
+
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    from adjudicator.service import create_app
+
+    app = create_app(make_settings(tmp_path, database_url), worker=False)
+    tokens = add_tokens(app.state.runtime)
+    with TestClient(app) as client:  # set a challenge up through the API
+        helper = Api(client=client, app=app, tokens=tokens)
+        helper.challenge()
+    app = create_app(make_settings(tmp_path, database_url), worker=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            pytest.fail("the test server did not start")
+        threading.Event().wait(0.02)
+    try:
+        yield Live(url=f"http://127.0.0.1:{port}", app=app, tokens=tokens)
+    finally:
+        server.should_exit = True
+        thread.join(60)
