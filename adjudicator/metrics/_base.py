@@ -42,11 +42,12 @@ def check_weights(weights: object, n_units: int) -> np.ndarray:
         )
     if w.dtype == bool or w.dtype.kind not in "iuf":
         raise InputError(f"`weights` must be integer or float, got dtype {w.dtype}")
-    w = np.ascontiguousarray(w, dtype=np.float64)
-    if not np.isfinite(w).all():
-        raise InputError("`weights` must be finite")
-    if (w < 0).any():
+    if w.size and w.min() < 0:  # reductions, not element-wise temporaries
         raise InputError("`weights` must be non-negative")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    # a finite sum proves every entry finite; only an overflowing sum needs the full test
+    if w.size and not np.isfinite(w.sum()) and not np.isfinite(w).all():
+        raise InputError("`weights` must be finite")
     return w
 
 
