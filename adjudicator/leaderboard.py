@@ -261,10 +261,11 @@ def split_units(protocol: Protocol, truth: Truth, *, secret: str | None) -> Spli
     board = _board(protocol)
     if not isinstance(truth, Truth):
         raise TypeError(f"`truth` must be a Truth, got {type(truth).__name__}")
-    if truth._protocol_digest != protocol.digest:
+    if truth.protocol_digest != protocol.digest:
         raise InputError("the truth was read for another protocol; read it again for this one",
                          source=truth.source)
-    # the sorted unit ids and per-unit stratum codes, as data.py builds them for the Table
+    # the sorted unit ids and per-unit stratum codes, exactly as adjudicator.data builds
+    # them for every Table joined with this truth (Truth has no public accessor for them)
     units = np.unique(truth._rows["_unit"].to_numpy().astype(str))
     strata = (np.zeros(len(units), np.int64) if truth._strata is None
               else np.asarray(truth._strata, dtype=np.int64))

@@ -32,6 +32,7 @@ from ..settings import Settings
 from ..store import open_store
 from ..store.errors import ConflictError, NotFoundError, PayloadTooLargeError
 from ..store.models import Artifact
+from .leaderboard_routes import router as leaderboard_router
 from .routes import router
 from .runtime import Runtime, utc_now
 from .worker import Worker
@@ -111,6 +112,7 @@ def create_app(
     app.state.worker = jobs
     app.state.worker_wake = jobs.wake
     app.include_router(router)
+    app.include_router(leaderboard_router)  # /challenges/{c}/leaderboard/public, /final
 
     @app.exception_handler(AdjudicatorError)
     async def _adjudicator_error(request: Request, exc: AdjudicatorError) -> JSONResponse:
