@@ -247,6 +247,20 @@ def test_leave_one_out_equals_the_metric_without_the_unit(kernel, kind, multi, e
     np.testing.assert_allclose(loo, kernel(table, w), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("kernel", [Auroc(), HarrellC()], ids=["auroc", "harrell_c"])
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), n_units=st.integers(2, 20), multi=st.booleans())
+def test_placement_leave_one_out_is_exact(kernel, seed, n_units, multi):
+    rng = np.random.default_rng(seed)
+    table = random_table(kernel.kind, rng, n_units, multi)
+    loo = kernel.leave_one_out(table)
+    for u in range(n_units):
+        keep = np.ones(n_units, dtype=int)
+        keep[u] = 0
+        # sums of half-integers on both sides: equal to the last bit
+        assert_same(float(loo[u]), plain_or_nan(kernel, repeat_units(table, keep)), True)
+
+
 def test_auroc_and_harrell_leave_one_out_match_the_references():
     rng = np.random.default_rng(12)
     y = rng.random(60) < 0.5
