@@ -436,6 +436,10 @@ class _Mechanism:
         self.best: float | None = None
 
     def _better(self, a: float, b: float, by: float = 0.0) -> bool:
+        if by:
+            # "more than a step": a score exactly one step better is not, even when the
+            # sum b + step rounds below it in binary (0.7 + 0.01 = 0.70999...)
+            by += 1e-12 * max(1.0, abs(a), abs(b))
         return a > b + by if self.higher_is_better else a < b - by
 
     def _answer(self, shown: float | None, budget_left: int | None = None) -> Response:

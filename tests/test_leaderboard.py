@@ -281,7 +281,12 @@ def test_ladder_moves_only_by_more_than_a_step_and_rounds_to_it():
                                                False]
     assert [r.index for r in responses] == list(range(1, 9))
     # exactly one step better is not "more than" a step (0.72 + 0.01, in floating point)
-    exact_step = lb.replay(p, _scores([0.72, 0.73]), scope_key="b", secret=None)
+    # (0.06 + 0.01 is 0.06999... in binary, 0.07 - 0.01 is 0.06000...1)
+    for pair in ([0.72, 0.73], [0.06, 0.07], [0.09, 0.10]):
+        exact_step = lb.replay(p, _scores(pair), scope_key="b", secret=None)
+        assert [r.credited for r in exact_step] == [True, False], pair
+    lower = protocol(metric={"name": "brier"}, feedback=LADDER)
+    exact_step = lb.replay(lower, _scores([0.07, 0.06]), scope_key="b", secret=None)
     assert [r.credited for r in exact_step] == [True, False]
 
 
