@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -189,6 +190,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; results are meant to be read
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -260,16 +262,26 @@ def adjudicate_cmd(
         typer.Option(help="the family's earlier submissions: a JSON list or a folder of "
                           "result.json files"),
     ] = None,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="write result.json only, no signed PDF")
+    ] = False,
+    keys: Annotated[
+        Path | None,
+        typer.Option(help="signing identity folder (default $ADJUDICATOR_HOME/keys)"),
+    ] = None,
 ) -> None:
-    """Adjudicate a submission by the protocol and write DIR/result.json.
+    """Adjudicate a submission by the protocol: DIR/result.json and a signed DIR/report.pdf.
 
-    Exit 0 whenever the adjudication ran, whatever the verdict; 2 for bad input.
+    The report is signed with the identity made by `adjudicator keys init` (PAdES, plus a
+    detached minisign signature report.pdf.minisig). Exit 0 whenever the adjudication ran,
+    whatever the verdict; 2 for bad input.
     """
     from .adjudication import adjudicate
     from .data import read_submission, read_truth
 
     baseline_files = _parse_baselines(baseline)  # usage errors before any reading
     past = _read_history(history)
+    identity = None if no_report else _identity(keys)  # before any computation
     p = load_protocol(protocol)
     t = read_truth(p, truth)
     s = read_submission(p, submission, t)
@@ -278,13 +290,17 @@ def adjudicate_cmd(
     result = adjudicate(p, t, s, baselines=bl, history=past, team=team,
                         name=submission.name, progress=_progress)
     doc = result.to_dict()
-    _write_atomic(out / "result.json", _result_bytes(doc))
+    data = _result_bytes(doc)
+    _write_atomic(out / "result.json", data)
+    if identity is not None:
+        _write_report(data, out / "report.pdf", identity)
     for r in result.bayes_results:
         if r.inference_data:
             from .bayes import save_inference_data
 
             save_inference_data(r, out / f"posterior-{r.baseline}.nc")
-    typer.echo(f"{doc['verdict']}  ({out / 'result.json'})")
+    typer.echo(f"{doc['verdict']}  ({out / 'result.json'}"
+               + ("" if no_report else f", {out / 'report.pdf'}") + ")")
     for reason in doc["reasons"]:
         typer.echo(f"  - {reason}")
 
@@ -300,6 +316,214 @@ def result_schema_cmd() -> None:
     from .result_schema import result_schema
 
     _echo_json(result_schema())
+
+
+# -- keys, reports and verification ---------------------------------------------------------
+
+keys_app = typer.Typer(help="The signing identity reports are signed with.",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+report_app = typer.Typer(help="Render and sign audit and progress reports.",
+                         no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+KeysOpt = Annotated[
+    Path | None,
+    typer.Option("--keys", help="identity folder (default $ADJUDICATOR_HOME/keys)"),
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _identity(keys: Path | None, pkcs12: Path | None = None) -> Any:
+    from .errors import ConfigurationError
+    from .report import default_keys_directory, load_signing_identity
+
+    folder = keys or default_keys_directory()
+    if pkcs12 is None and not (folder / "signing-key.pem").exists():
+        raise ConfigurationError(
+            f"no signing identity in {folder}: run `adjudicator keys init` first "
+            "(or pass --no-report)"
+        )
+    try:
+        return load_signing_identity(folder, pkcs12=pkcs12)
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot load the signing identity in {folder}: {exc}") from None
+
+
+def _write_report(result_bytes: bytes, path: Path, identity: Any) -> None:
+    from .report import render_certification_report, write_signed_report
+
+    report = render_certification_report(result_bytes)
+    write_signed_report(report.pdf, path, identity, signing_time=_now())
+
+
+@keys_app.command("init")
+@_guard
+def keys_init(
+    keys: KeysOpt = None,
+    name: Annotated[str, typer.Option(help="the signer's name, shown by PDF readers")] = (
+        "adjudicator"),
+    organisation: Annotated[str | None, typer.Option(help="organisation in the "
+                                                          "certificate")] = None,
+    days: Annotated[int, typer.Option(min=1, max=36500, help="certificate validity")] = 3650,
+    force: Annotated[bool, typer.Option(help="replace an existing identity")] = False,
+) -> None:
+    """Create a signing key and self-signed certificate (files 0600).
+
+    Location: --keys, else $ADJUDICATOR_HOME/keys (default ~/.adjudicator/keys). Publish
+    signing-cert.pem and minisign.pub so that anyone can verify your reports. A committee
+    with its own certificate can sign with a PKCS#12 file instead.
+    """
+    from .report import create_signing_identity, default_keys_directory
+
+    folder = keys or default_keys_directory()
+    try:
+        identity = create_signing_identity(folder, valid_from=_now(), name=name,
+                                           organisation=organisation, days=days,
+                                           overwrite=force)
+    except FileExistsError as exc:
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"{exc} (use --force to replace it)") from None
+    typer.echo(f"signing identity written to {identity.directory}")
+    typer.echo(f"  certificate: {identity.directory / 'signing-cert.pem'}  (publish it)")
+    typer.echo(f"  minisign public key: {identity.directory / 'minisign.pub'}")
+
+
+@app.command("verify")
+def verify_cmd(
+    report: Annotated[Path, typer.Argument(help="the signed report PDF")],
+    cert: Annotated[
+        Path | None,
+        typer.Option(help="the certificate the report must be signed with (default: the "
+                          "local identity's signing-cert.pem)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Verify a signed report offline: signature, whole-file coverage, signer, evidence.
+
+    Exit 0 valid, 1 invalid (with every reason), 2 unusable input (unreadable file or
+    certificate). Works with no network and no database.
+    """
+    from .report import default_keys_directory, verify_report
+
+    if cert is None:
+        local = default_keys_directory() / "signing-cert.pem"
+        cert = local if local.exists() else None
+    result = verify_report(report, cert=cert)
+    if as_json:
+        _echo_json({"valid": result.valid, "reasons": list(result.reasons),
+                    "signer": result.signer, "verdict": result.verdict,
+                    "signing_time": str(result.signing_time) if result.signing_time else None,
+                    "result_digest": result.result_digest})
+    else:
+        typer.echo(result.summary())
+    raise typer.Exit(result.exit_code)
+
+
+def _load_results(paths: list[Path]) -> list[dict[str, Any]]:
+    from .errors import InputError
+
+    files: list[Path] = []
+    for p in paths:
+        files.extend(sorted(p.rglob("result.json")) if p.is_dir() else [p])
+    if not files:
+        raise InputError("no result.json files found")
+    out = []
+    for f in files:
+        try:
+            out.append(json.loads(f.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"not a readable result.json: {exc}", source=str(f)) from None
+    return out
+
+
+ResultsArg = Annotated[
+    list[Path], typer.Argument(help="result.json files or folders holding them")
+]
+OutPdf = Annotated[Path, typer.Option("--out", "-o", help="the PDF to write")]
+
+
+@report_app.command("certification")
+@_guard
+def report_certification(result: Annotated[Path, typer.Argument(help="a result.json")],
+                         out: OutPdf, keys: KeysOpt = None) -> None:
+    """Re-render and sign the certification report of one stored result."""
+    from .errors import InputError
+
+    try:
+        data = result.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", source=str(result)) from None
+    _write_report(data, out, _identity(keys))
+    typer.echo(f"wrote {out}")
+
+
+@report_app.command("audit")
+@_guard
+def report_audit(results: ResultsArg, out: OutPdf, keys: KeysOpt = None) -> None:
+    """A participant audit: one team's whole sequence (every submission, score, interval,
+    alpha spent and verdict), signed."""
+    from .report import render_audit_report, write_signed_report
+
+    identity = _identity(keys)
+    docs = _load_results(results)
+    try:
+        report = render_audit_report(docs)
+    except ValueError as exc:
+        from .errors import InputError
+
+        raise InputError(str(exc)) from None
+    write_signed_report(report.pdf, out, identity, signing_time=_now())
+    typer.echo(f"wrote {out} ({len(docs)} submissions)")
+
+
+@report_app.command("progress")
+@_guard
+def report_progress(
+    results: ResultsArg,
+    out: OutPdf,
+    baseline: Annotated[str, typer.Option(help="the baseline whose value is the start of "
+                                               "the gap")],
+    keys: KeysOpt = None,
+) -> None:
+    """A funders' progress report: the best entry per date and the share of the gap
+    between the baseline and the threshold it closed, with its interval."""
+    from .errors import InputError
+    from .report import render_progress_report, write_signed_report
+
+    identity = _identity(keys)
+    docs = _load_results(results)
+    first = docs[0]
+    points, base_values = [], []
+    for d in docs:
+        if d["protocol"]["digest"] != first["protocol"]["digest"]:
+            raise InputError("results of different protocols cannot share a progress report")
+        for b in d.get("baselines", []):
+            if b["name"] == baseline:
+                base_values.append(b["estimate"])
+        points.append({"date": d["timestamps"]["adjudicated_at"][:10],
+                       "estimate": d["estimate"], "low": d["interval"]["low"],
+                       "high": d["interval"]["high"], "team": d["submission"]["team"],
+                       "submission": d["submission"]["name"], "verdict": d["verdict"]})
+    if not base_values:
+        raise InputError(f"no result carries the baseline {baseline!r}")
+    absolute = next((c["bound"] for c in first["criteria"] if c["kind"] == "absolute"), None)
+    if absolute is None:
+        raise InputError("the protocol has no absolute threshold to measure progress towards")
+    challenge = {"title": first["protocol"]["title"], "metric": first["metric"],
+                 "baseline": {"name": baseline, "value": base_values[0]},
+                 "threshold": absolute,
+                 "protocol": {"id": first["protocol"]["id"],
+                              "digest": first["protocol"]["digest"]},
+                 "confidence": first["interval"]["confidence"]}
+    as_of = max(p["date"] for p in points)
+    report = render_progress_report(points, challenge=challenge, as_of=as_of)
+    write_signed_report(report.pdf, out, identity, signing_time=_now())
+    typer.echo(f"wrote {out} ({len(points)} adjudications up to {as_of})")
 
 
 # -- demo ----------------------------------------------------------------------------------
@@ -331,7 +555,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(code)
 
 
+# -- commands of the edges, registered last so the core commands come first in --help ---------
+
+
+def _register_edges() -> None:
+    from .service.commands import register as service_commands  # serve, users, ledger
+    from .service.leaderboard_cli import register as leaderboard_commands
+
+    service_commands(app)
+    leaderboard_commands(app)
+
+
+_register_edges()
+
 if __name__ == "__main__":  # pragma: no cover
     main()
-__import__("adjudicator.service.commands", fromlist=["register"]).register(app)  # serve, users, ledger
-__import__("adjudicator.service.leaderboard_cli", fromlist=["register"]).register(app)

@@ -37,3 +37,20 @@ def reference():
         return path
 
     return get
+
+
+@pytest.fixture(scope="session")
+def gbsg2_files(tmp_path_factory):
+    """The demo challenge on real data (GBSG2 from scikit-survival), staged once as CSVs:
+    truth, the clinical-cox baseline, and entries strong, weak, variant-1, variant-2."""
+    from adjudicator.demo_data import stage_gbsg2
+
+    return stage_gbsg2(tmp_path_factory.mktemp("gbsg2"), n_variants=2)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh ADJUDICATOR_HOME for one test."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("ADJUDICATOR_HOME", str(path))
+    return path
