@@ -55,7 +55,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -301,6 +301,22 @@ def _strata_layout(n_units: int, strata: np.ndarray | None) -> tuple[np.ndarray,
     return order, np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
+def _block_streams(
+    seed: np.random.SeedSequence, draws_per_row: int, start: int, stop: int
+) -> Iterator[tuple[np.random.PCG64, int, int]]:
+    """For each block that resamples ``start .. stop - 1`` touch: its bit generator,
+    positioned at the first of them, and their span relative to ``start``."""
+    r = start
+    while r < stop:
+        block, row = divmod(r, BLOCK_SIZE)
+        upto = min(stop, (block + 1) * BLOCK_SIZE)
+        bitgen = _block_bitgen(seed, block)
+        if row:
+            bitgen.advance(row * draws_per_row)
+        yield bitgen, r - start, upto - start
+        r = upto
+
+
 def _fill_rows(
     seed: np.random.SeedSequence,
     scheme: str,
@@ -312,19 +328,12 @@ def _fill_rows(
     """Weights of resamples ``start .. start + len(out)`` into ``out``."""
     n = out.shape[1]
     permuted = bool(np.any(order != np.arange(n)))
-    r, stop = start, start + out.shape[0]
-    while r < stop:
-        block, row = divmod(r, BLOCK_SIZE)
-        upto = min(stop, (block + 1) * BLOCK_SIZE)
-        bitgen = _block_bitgen(seed, block)
-        if row:
-            bitgen.advance(row * n)
+    for bitgen, lo, hi in _block_streams(seed, n, start, start + out.shape[0]):
         ptr, state = bitgen.ctypes.next_uint64, bitgen.ctypes.state_address
         if scheme == "bootstrap":
-            _fill_counts(ptr, state, order, offsets, permuted, out[r - start : upto - start])
+            _fill_counts(ptr, state, order, offsets, permuted, out[lo:hi])
         else:
-            _fill_dirichlet(ptr, state, order, offsets, out[r - start : upto - start])
-        r = upto
+            _fill_dirichlet(ptr, state, order, offsets, out[lo:hi])
 
 
 def resample_weights(
@@ -419,18 +428,10 @@ def _ratio_rows(
     out: np.ndarray,
 ) -> None:
     """Ratio values of resamples ``start .. start + len(out)`` (num, den in stratum order)."""
-    n = num.shape[0]
-    r, stop = start, start + out.shape[0]
-    while r < stop:
-        block, row = divmod(r, BLOCK_SIZE)
-        upto = min(stop, (block + 1) * BLOCK_SIZE)
-        bitgen = _block_bitgen(seed, block)
-        if row:
-            bitgen.advance(row * n)
-        ptr, state = bitgen.ctypes.next_uint64, bitgen.ctypes.state_address
-        kernel = _ratio_counts if scheme == "bootstrap" else _ratio_dirichlet
-        kernel(ptr, state, offsets, num, den, out[r - start : upto - start])
-        r = upto
+    kernel = _ratio_counts if scheme == "bootstrap" else _ratio_dirichlet
+    for bitgen, lo, hi in _block_streams(seed, num.shape[0], start, start + out.shape[0]):
+        kernel(bitgen.ctypes.next_uint64, bitgen.ctypes.state_address, offsets, num, den,
+               out[lo:hi])
 
 
 # -- the engine ----------------------------------------------------------------------------
