@@ -17,9 +17,11 @@ Three models, chosen by the protocol's ``bayes.model``:
     ``d ~ MvStudentT(nu, mu 1, sigma^2 ((1 - rho) I + rho 1 1'))``. The decision is on
     ``mu``, the location of the differences, which is the mean difference for symmetric
     differences; differences with at most :data:`MIN_DISTINCT_VALUES` distinct values
-    (0/1 accuracies) are refused, because their Student-t location is not their mean.
+    (0/1 accuracies) are refused, because their Student-t location is not their mean, and
+    so are per-unit values that do not average to the metric (rmse's squared errors).
 ``hierarchical`` (PyMC)
-    Per-stratum differences ``d_k`` with bootstrap standard errors ``se_k``, partial
+    Per-stratum differences ``d_k`` (the metric on the stratum's units) with bootstrap
+    standard errors ``se_k`` (:data:`SE_RESAMPLES` paired resamples of the stratum), partial
     pooling in the non-centred form: ``d_k ~ Normal(theta_k, se_k)``,
     ``theta_k = mu + tau z_k``, ``z_k ~ Normal(0, 1)``, ``mu ~ Normal(0, mean_scale * s)``,
     ``tau ~ HalfNormal(sd_scale * s)``. Two decisions: on the population mean ``mu`` and on
@@ -36,9 +38,14 @@ Probabilities, with the baseline's margin ``delta`` and ``r = bayes.rope``, as s
 the posterior draws of the difference::
 
     probability  = P(diff > delta)                      the criterion
-    rope.below   = P(diff < delta - r)
-    rope.inside  = P(delta - r <= diff <= delta + r)    (below + inside + above = 1)
-    rope.above   = P(diff > delta + r)
+    rope.below   = P(diff < delta - r)                  practically worse than required
+    rope.inside  = P(delta - r <= diff <= delta + r)    practically equal to the margin
+    rope.above   = P(diff > delta + r)                  practically better than required
+
+(below + inside + above = 1; with ``r = 0`` inside is the share of draws exactly at the
+margin). The HDI (ArviZ) is at the protocol's ``resampling.confidence``. The Monte Carlo
+standard error of ``probability`` is ``sqrt(p (1 - p) / N)`` for independent draws and
+ArviZ's ``mcse`` of the indicator ``diff > delta`` for Markov chains.
 
 The gate, in this order, for each preregistered prior:
 
@@ -59,9 +66,14 @@ Seeds: every function takes ``seed`` (a :class:`numpy.random.SeedSequence`, a
 fixed spawn keys (weights; baseline ``i`` and prior ``j`` for the sampler), so the same
 inputs give the same numbers, whatever the number of cores.
 
+Samplers: nutpie (default; the PyMC model compiled with numba) or PyMC's own NUTS
+(``sampler="pymc"``), which ``benchmarks/bayes.py`` measured 20-30 times slower warm. The
+numbers depend on the sampler, never on ``cores``.
+
 Compiled models are cached per process (:func:`clear_model_cache`), keyed by the model
-structure: the data and the prior scales are ``pm.Data`` containers, so a second
-adjudication under the same protocol only swaps data into the compiled nutpie model.
+structure (and the number of strata, which fixes the parameter vector): the data and the
+prior scales are ``pm.Data`` containers, so a second adjudication under the same protocol,
+and every further prior, only swaps data into the compiled model.
 """
 
 from __future__ import annotations
@@ -821,6 +833,11 @@ def stratum_differences(
     d, se = np.empty(codes.size), np.empty(codes.size)
     for i, k in enumerate(codes):
         units = np.flatnonzero(entry.strata == k)
+        if units.size < 2:
+            raise DegenerateResamplingError(
+                f"hierarchical: stratum {int(k)} holds {units.size} unit(s); a standard "
+                "error needs at least 2"
+            )
         e_k, b_k = _subset(entry, units), _subset(baseline, units)
         d[i] = sign * (float(kernel(e_k)) - float(kernel(b_k)))
 

@@ -227,6 +227,9 @@ def test_hierarchical_compare_needs_strata():
         B.compare(protocol, MEAN, e, {"old": e}, seed=1)
     with pytest.raises(InputError, match="no scored table for baseline"):
         B.compare(protocol, MEAN, e, {"other": e}, seed=1)
+    lonely = scores_table(np.arange(5.0), strata=[0, 0, 0, 0, 1])
+    with pytest.raises(DegenerateResamplingError, match="stratum 1 holds 1 unit"):
+        B.stratum_differences(MEAN, lonely, lonely, higher_is_better=True, seed=1)
 
 
 def _decision(p: float, ok: bool = True, prior: str = "p") -> B.Decision:
