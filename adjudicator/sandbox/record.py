@@ -19,8 +19,8 @@ from ..errors import ConfigurationError
 from ..protocol import Limits
 from .seccomp import FILTER_NAME
 
-__all__ = ["RUN_FORMAT", "RunRecord", "SandboxRun", "Outcome", "explain", "sandbox_facts",
-           "record_without_run"]
+__all__ = ["RUN_FORMAT", "RunRecord", "SandboxRun", "Outcome", "explain", "last_words",
+           "sandbox_facts", "record_without_run"]
 
 RUN_FORMAT = "adjudicator-run/v1"
 
@@ -35,6 +35,12 @@ class RunRecord:
     one predictions file) or ``failed`` with ``reason``, one plain sentence. Whether the
     predictions are *valid* is decided afterwards by :func:`read_output`, exactly as for
     an uploaded file.
+
+    ``reason`` never quotes the team's own output, so it can be shown to the team even
+    when the inputs are sensitive: it says which limit or rule stopped the run (a few bits
+    per run). The team's words (``last_words``, the last stderr line; ``stdout``,
+    ``stderr``; the command lines of leftover processes) are for the committee, or for
+    the team on a practice data set; ``to_dict(logs=False)`` leaves the logs out.
     """
 
     status: Literal["succeeded", "failed"]
@@ -56,6 +62,7 @@ class RunRecord:
     limits: Mapping[str, int]
     sandbox: Mapping[str, Any]
     started_at: str
+    last_words: str = field(default="", repr=False)
     stdout: str = field(default="", repr=False)
     stderr: str = field(default="", repr=False)
     stdout_bytes: int = 0
@@ -88,7 +95,8 @@ class RunRecord:
             "logs": {"stdout_bytes": self.stdout_bytes, "stderr_bytes": self.stderr_bytes},
         }
         if logs:
-            doc["logs"].update(stdout=self.stdout, stderr=self.stderr)
+            doc["logs"].update(stdout=self.stdout, stderr=self.stderr,
+                               last_words=self.last_words)
         return doc
 
 
@@ -126,24 +134,33 @@ def _signal_name(n: int) -> str:
         return f"signal {n}"
 
 
-def _last_line(text: str) -> str:
+def last_words(text: str) -> str:
+    """The last non-empty line of a log, cut to a few hundred characters."""
     lines = [x.strip() for x in text.splitlines() if x.strip()]
     return lines[-1][:_TAIL] if lines else ""
 
 
 def _hint(line: str, limits: Limits) -> str:
+    """A pointer to the limit a failure most likely hit, read from the last stderr line."""
     low = line.lower()
     if "memoryerror" in low or "cannot allocate memory" in low or "bad_alloc" in low:
-        return f" (the memory limit is {limits.memory_mb} MB per process)"
+        return f": out of memory (the memory limit is {limits.memory_mb} MB per process)"
     if "resource temporarily unavailable" in low or "blockingioerror" in low:
-        return f" (the process limit is {limits.processes} processes and threads)"
+        return (f": could not start a process (the process limit is {limits.processes} "
+                "processes and threads)")
     if "read-only file system" in low:
-        return " (only /output and /tmp are writable)"
+        return ": a write to a read-only place (only /output and /tmp are writable)"
+    if "permission denied" in low or "operation not permitted" in low:
+        return ": an operation was refused (the sandbox allows reading /code, /inputs and the "\
+            "runtime, writing /output and /tmp, and no privileged calls)"
     if "file too large" in low or "no space left" in low:
-        return (f" (the output limit is {limits.output_mb} MB; /tmp holds "
-                f"{limits.memory_mb} MB)")
+        return (f": a file grew too large (the output limit is {limits.output_mb} MB; /tmp "
+                f"holds {limits.memory_mb} MB)")
+    if "no such file or directory" in low:
+        return (": a file it looked for does not exist here (the sandbox holds /code, /inputs, "
+                "/output, /tmp and the runtime)")
     if "network is unreachable" in low or "connection refused" in low:
-        return " (the sandbox has no network)"
+        return ": a network connection failed (the sandbox has no network)"
     return ""
 
 
@@ -155,8 +172,9 @@ def explain(lim: Limits, o: Outcome, stderr: str) -> tuple[str | None, int | Non
     exit_status = entry.get("exit")
     sig = _signal_name(entry["signal"]) if "signal" in entry else None
     left = tuple(str(x)[:200] for x in r.get("leftover") or ())
-    line = _last_line(stderr)
-    said = f"; its last words: {line!r}{_hint(line, lim)}" if line else ""
+    # the team's own words (stderr, command lines) stay out of the reason: on sequestered
+    # inputs they are a channel out (see RunRecord.last_words); a hint costs ~2 bits
+    said = _hint(last_words(stderr), lim)
     # (1) the runner stopped it
     if o.killed == "wall":
         return (f"exceeded the wall-time limit of {lim.wall_seconds} s; the whole process "
@@ -189,8 +207,7 @@ def explain(lim: Limits, o: Outcome, stderr: str) -> tuple[str | None, int | Non
     # (4) nothing may outlive the entry point
     if left:
         return (f"left {len(left)} background process(es) running after the entry point "
-                f"exited (all were killed): {', '.join(repr(x[:60]) for x in left[:3])}",
-                exit_status, None, left)
+                "exited (all were killed)", exit_status, None, left)
     # (5) one predictions file
     out = r.get("output") or {}
     if "error" in out:

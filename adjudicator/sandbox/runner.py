@@ -61,6 +61,7 @@ from .record import (
     RunRecord,
     SandboxRun,
     explain,
+    last_words,
     record_without_run,
     sandbox_facts,
 )
@@ -572,6 +573,7 @@ def _finish(plan: _Plan, o: Outcome, base: dict[str, Any], out_dir: Path) -> San
         wall_seconds=round(o.wall, 3), cpu_seconds=round(o.cpu, 3),
         max_rss_mb=round(o.max_rss_mb, 1),
         sandbox=sandbox_facts(plan.isolation, plan.info, plan.seccomp, plan.uid),
+        last_words=last_words(stderr) if reason is not None else "",
         stdout=stdout, stderr=stderr, stdout_bytes=o.stdout_bytes,
         stderr_bytes=o.stderr_bytes, **base,
     )
