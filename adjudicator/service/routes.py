@@ -34,10 +34,9 @@ The truth is never served: no route reads it back.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -64,6 +63,8 @@ _YAML_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/yaml": {"schema": {"type": "string"}},
     "text/plain": {"schema": {"type": "string"}}}}}
 _SLUG = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+_MAX_ID = 2**31 - 1  # the largest integer key both databases store
+SubmissionId = Path(ge=1, le=_MAX_ID, description="a submission number")
 
 ANY_USER = require("admin", "participant", "auditor")
 ADMIN = require("admin")
@@ -91,7 +92,7 @@ async def _upload(request: Request, sink: Any) -> Received:
                          content_encoding=request.headers.get("content-encoding"))
 
 
-async def _upload_to_tmp(request: Request) -> tuple[Path, Received]:
+async def _upload_to_tmp(request: Request) -> tuple[Any, Received]:
     handle, path = runtime(request).store.artifacts.temporary()
     try:
         with handle:
@@ -340,7 +341,7 @@ def list_submissions(challenge_id: str, request: Request,
 
 
 @router.get("/submissions/{submission_id}", tags=["participant"])
-def read_submission(submission_id: int, request: Request,
+def read_submission(request: Request, submission_id: int = SubmissionId,
                     who: Principal = Depends(READERS)) -> dict[str, Any]:
     rt = runtime(request)
     with rt.store.db.read() as session:
@@ -349,7 +350,7 @@ def read_submission(submission_id: int, request: Request,
 
 @router.get("/submissions/{submission_id}/result", tags=["participant"],
             responses={200: {"content": {"application/json": {}}}})
-def read_result(submission_id: int, request: Request,
+def read_result(request: Request, submission_id: int = SubmissionId,
                 who: Principal = Depends(READERS)) -> Response:
     """The exact ``result.json`` bytes of the adjudication."""
     rt = runtime(request)
@@ -369,7 +370,7 @@ def _job_view(job: Job) -> dict[str, Any]:
 
 @router.post("/submissions/{submission_id}/adjudication", tags=["participant"],
              status_code=202)
-def request_adjudication(submission_id: int, request: Request,
+def request_adjudication(request: Request, submission_id: int = SubmissionId,
                          who: Principal = Depends(require("admin", "participant"))
                          ) -> dict[str, Any]:
     """Queue the adjudication (again, after a failure); an adjudicated one is not re-run."""
@@ -395,7 +396,7 @@ def request_adjudication(submission_id: int, request: Request,
 
 
 @router.post("/submissions/{submission_id}/report", tags=["admin"], status_code=202)
-def issue_report(submission_id: int, request: Request,
+def issue_report(request: Request, submission_id: int = SubmissionId,
                  who: Principal = Depends(ADMIN)) -> dict[str, Any]:
     """Queue the signed certification report of an adjudicated submission."""
     rt = runtime(request)
@@ -418,7 +419,7 @@ def _report(session: Any, who: Principal, submission_id: int) -> Report:
 
 @router.get("/submissions/{submission_id}/report", tags=["participant"],
             response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
-def download_report(submission_id: int, request: Request,
+def download_report(request: Request, submission_id: int = SubmissionId,
                     who: Principal = Depends(READERS)) -> Response:
     rt = runtime(request)
     with rt.store.db.read() as session:
@@ -429,7 +430,7 @@ def download_report(submission_id: int, request: Request,
 
 
 @router.get("/submissions/{submission_id}/report/proof", tags=["participant"])
-def report_proof(submission_id: int, request: Request,
+def report_proof(request: Request, submission_id: int = SubmissionId,
                  who: Principal = Depends(READERS)) -> dict[str, Any]:
     """The report's ledger entry, its inclusion proof and the checkpoint it is proven in."""
     rt = runtime(request)
@@ -446,8 +447,8 @@ def report_proof(submission_id: int, request: Request,
 
 
 @router.get("/jobs/{job_id}", tags=["participant"])
-def read_job(job_id: int, request: Request, who: Principal = Depends(READERS)
-             ) -> dict[str, Any]:
+def read_job(request: Request, job_id: int = Path(ge=1, le=_MAX_ID),
+             who: Principal = Depends(READERS)) -> dict[str, Any]:
     rt = runtime(request)
     with rt.store.db.read() as session:
         job = session.get(Job, job_id)
@@ -475,7 +476,7 @@ def ledger_entries(request: Request, start: int = Query(default=0, ge=0, le=2**4
 
 
 @router.get("/ledger/entries/{seq}/proof", tags=["ledger"])
-def ledger_inclusion(seq: int, request: Request,
+def ledger_inclusion(request: Request, seq: int = Path(ge=0, le=_MAX_ID),
                      size: int | None = Query(default=None, ge=1, le=2**40),
                      who: Principal = Depends(AUDIT)) -> dict[str, Any]:
     """Inclusion proof of entry ``seq`` in the checkpoint of ``size`` entries (default: all)."""

@@ -52,7 +52,8 @@ class ArtifactStore:
             self.objects.mkdir(parents=True, exist_ok=True)
             self.tmp.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigurationError(f"{self.root}: cannot create the artifact store: {exc}")
+            raise ConfigurationError(
+                f"{self.root}: cannot create the artifact store: {exc}") from exc
 
     def path(self, sha256: str) -> Path:
         """Where the object with this address lives (it may not exist)."""

@@ -27,7 +27,7 @@ _PURPOSE = b"adjudicator-truth/v1"
 
 
 class Sealer:
-    """Seals and opens blobs with one AES-256-GCM key (see :func:`adjudicator.store.keys.truth_key`)."""
+    """Seals and opens blobs with one AES-256-GCM key (:func:`.keys.truth_key`)."""
 
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
@@ -47,4 +47,5 @@ class Sealer:
         try:
             return self._aead.decrypt(blob[16:28], blob[28:], _PURPOSE)
         except InvalidTag:
-            raise VerificationError("the sealed blob was altered (authentication failed)") from None
+            raise VerificationError(
+                "the sealed blob was altered (authentication failed)") from None

@@ -249,3 +249,12 @@ def test_errors_have_one_shape(api):
 def test_bad_tokens_are_refused_not_downgraded(api, header):
     r = api.client.get("/challenges", headers={"Authorization": header})
     assert r.status_code == 401
+
+
+def test_out_of_range_ids_are_not_server_errors(api):
+    # PostgreSQL refuses integers past 2**31 - 1 in an INTEGER column: found as a 500
+    for path in ("/submissions/99999999999999999", "/jobs/99999999999999999",
+                 "/submissions/-9/result", "/ledger/entries/99999999999999/proof",
+                 "/submissions/2147483647"):
+        r = api.client.get(path, headers=api.auth("admin"))
+        assert r.status_code in (404, 422), (path, r.status_code, r.text)

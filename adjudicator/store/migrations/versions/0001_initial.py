@@ -143,7 +143,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('challenge_id', 'family', 'sequence')
     )
     with op.batch_alter_table('submissions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_submissions_challenge_id'), ['challenge_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_submissions_challenge_id'), ['challenge_id'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_submissions_team_id'), ['team_id'], unique=False)
 
     op.create_table('idempotency_keys',
