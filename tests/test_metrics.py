@@ -575,6 +575,15 @@ def test_get_kernel_covers_every_protocol_metric_with_its_options():
         kernel = get_kernel(spec)
         assert kernel.name == spec.name
         assert kernel.higher_is_better == spec.higher_is_better
+    for spec in specs:
+        assert len(get_kernel(spec).conventions) > 20, spec.name
+    assert "tau = 365.0" in get_kernel(specs[1]).conventions
+    assert "no truncation" in get_kernel(UnoCSpec(name="uno_c")).conventions
+    assert "counts as correlation 0" in get_kernel(specs[2]).conventions
+    assert "macro" in get_kernel(specs[3]).conventions
+    assert "0/0 counts as 1" in get_kernel(specs[3]).conventions
+    assert "not the trapezoid" in get_kernel(PlainMetric(name="auprc")).conventions
+    assert "lower is better" in get_kernel(specs[4]).conventions
     assert get_kernel(specs[1]).truncation == 365.0
     assert get_kernel(specs[2]).constant == "zero"
     k = get_kernel(specs[3])

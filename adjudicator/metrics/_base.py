@@ -130,6 +130,13 @@ class Kernel:
     kind: str = ""
     columns: tuple[str, ...] = ()
     higher_is_better: bool = True
+    _conventions: str = ""  # subclasses set it, or override the property
+
+    @property
+    def conventions(self) -> str:
+        """One sentence stating the preregistered conventions, options filled in (for the
+        report: what exactly was computed)."""
+        return self._conventions
 
     # -- public ---------------------------------------------------------------------------
 

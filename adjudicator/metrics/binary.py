@@ -48,6 +48,11 @@ class Auroc(Kernel):
     kind = "binary"
     columns = ("y", "score")
     higher_is_better = True
+    _conventions = (
+        "AUROC: the share of (positive, negative) pairs the score orders correctly, tied "
+        "scores counting 1/2; the positive class and the score direction come from the "
+        "protocol, never from the data"
+    )
 
     def _prepare(self, table: Table) -> tuple[np.ndarray, ...]:
         y = np.asarray(table["y"], dtype=bool)
@@ -211,6 +216,10 @@ class Auprc(Kernel):
     kind = "binary"
     columns = ("y", "score")
     higher_is_better = True
+    _conventions = (
+        "average precision: sum over distinct score thresholds of the precision there "
+        "times the recall it adds (scikit-learn's step-wise sum, not the trapezoid area)"
+    )
 
     def _prepare(self, table: Table) -> tuple[np.ndarray, ...]:
         y = np.asarray(table["y"], dtype=bool)
@@ -237,6 +246,7 @@ class Brier(MeanKernel):
     kind = "binary"
     columns = ("y", "score")
     higher_is_better = False
+    _conventions = "Brier score: mean squared difference of probability and 0/1 outcome"
 
     def _row_values(self, table: Table) -> np.ndarray:
         y = np.asarray(table["y"], dtype=np.float64)
@@ -251,6 +261,10 @@ class LogLoss(MeanKernel):
     kind = "binary"
     columns = ("y", "score")
     higher_is_better = False
+    _conventions = (
+        "log loss: mean negative log-likelihood, probabilities clipped to [eps, 1 - eps] "
+        "with eps the float64 machine epsilon (as scikit-learn)"
+    )
 
     def _row_values(self, table: Table) -> np.ndarray:
         y = np.asarray(table["y"], dtype=bool)

@@ -34,6 +34,7 @@ class Rmse(MeanKernel):
     kind = "regression"
     columns = ("y", "pred")
     higher_is_better = False
+    _conventions = "root mean squared error over rows"
 
     def _row_values(self, table: Table) -> np.ndarray:
         return (np.asarray(table["y"], float) - np.asarray(table["pred"], float)) ** 2
@@ -53,6 +54,7 @@ class Mae(MeanKernel):
     kind = "regression"
     columns = ("y", "pred")
     higher_is_better = False
+    _conventions = "mean absolute error over rows"
 
     def _row_values(self, table: Table) -> np.ndarray:
         return np.abs(np.asarray(table["y"], float) - np.asarray(table["pred"], float))
@@ -206,12 +208,29 @@ class Pearson(_Correlation):
 
     name = "pearson"
 
+    @property
+    def conventions(self) -> str:
+        return f"Pearson correlation over rows; {_constant_rule(self.constant)}"
+
 
 class Spearman(_Correlation):
     """Spearman rank correlation over rows (weighted mid-ranks; see the module)."""
 
     name = "spearman"
     _ranks = True
+
+    @property
+    def conventions(self) -> str:
+        return (
+            "Spearman correlation over rows (Pearson of mid-ranks, ties sharing their "
+            f"average rank); {_constant_rule(self.constant)}"
+        )
+
+
+def _constant_rule(constant: str) -> str:
+    if constant == "zero":
+        return "a constant truth or prediction counts as correlation 0"
+    return "a constant truth or prediction is an error (the metric is undefined)"
 
 
 class PerUnitPearsonMean(Kernel):
@@ -276,6 +295,13 @@ class PerUnitPearsonMean(Kernel):
             f"undefined: {len(bad)} unit(s) have a constant truth or prediction or fewer "
             f"than two rows ({shown}{', ...' if len(bad) > 5 else ''}), and the protocol "
             "says a constant vector's correlation is an error (`constant: error`)"
+        )
+
+    @property
+    def conventions(self) -> str:
+        return (
+            "mean over units of the Pearson correlation across each unit's rows; units "
+            f"count equally; {_constant_rule(self.constant)} (as is a unit with one row)"
         )
 
     def per_unit(self, table: Table) -> np.ndarray:

@@ -20,5 +20,10 @@ class MeanScore(MeanKernel):
     def __init__(self, higher_is_better: bool = True) -> None:
         self.higher_is_better = bool(higher_is_better)
 
+    @property
+    def conventions(self) -> str:
+        better = "higher" if self.higher_is_better else "lower"
+        return f"mean of the per-unit scores supplied by the harness; {better} is better"
+
     def _row_values(self, table: Table) -> np.ndarray:
         return np.asarray(table["score"], dtype=np.float64)

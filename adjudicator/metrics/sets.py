@@ -40,6 +40,14 @@ class SetKernel(Kernel):
         self.average = average
         self.zero_division = float(zero_division)
 
+    @property
+    def conventions(self) -> str:
+        what = {"set_precision": "precision |P & T| / |P|", "set_recall": "recall |P & T| / |T|",
+                "set_f1": "F1 2|P & T| / (|P| + |T|)"}[self.name]
+        how = ("micro: counts pooled over units" if self.average == "micro"
+               else "macro: the mean over units of each unit's value")
+        return f"set {what}; {how}; 0/0 counts as {int(self.zero_division)}"
+
     def _num_den(self, table: Table) -> tuple[np.ndarray, np.ndarray]:
         tp = np.asarray(table["tp"], float)
         n_pred = np.asarray(table["n_pred"], float)

@@ -227,9 +227,12 @@ class HarrellC(Kernel):
     columns = ("time", "event", "score")
     higher_is_better = True
     _uno = False
-
-    def __init__(self, truncation: float | None = None) -> None:
-        self.truncation = truncation
+    truncation: float | None = None
+    _conventions = (
+        "Harrell's C of a risk score (higher = earlier event): a pair is comparable when "
+        "an event precedes the other's time, or an event and a censoring share a time; "
+        "concordant when the event has the higher score; exactly tied scores count 1/2"
+    )
 
     def _prepare(self, table: Table) -> tuple[Any, ...]:
         return _prepare(table)
@@ -289,6 +292,21 @@ class UnoC(HarrellC):
 
     name = "uno_c"
     _uno = True
+
+    def __init__(self, truncation: float | None = None) -> None:
+        if truncation is not None and not truncation > 0:
+            raise ValueError(f"`truncation` must be positive, got {truncation}")
+        self.truncation = truncation
+
+    @property
+    def conventions(self) -> str:
+        cut = (f"events at or after tau = {self.truncation!r} do not count"
+               if self.truncation is not None else "no truncation: every event counts")
+        return (
+            "Uno's IPCW C of a risk score: Harrell's pairs, each event weighted by "
+            "1/G(T)^2 with G the reverse Kaplan-Meier of the truth itself (events leave "
+            f"the risk set before censorings at the same time); {cut}; tied scores count 1/2"
+        )
 
     def _why_undefined(self, table: Table) -> str:
         base = super()._why_undefined(table)
