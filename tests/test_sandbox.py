@@ -26,7 +26,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from adjudicator import ConfigurationError, InputError, ProtocolError, parse_protocol
+from adjudicator import (
+    ConfigurationError,
+    InputError,
+    ProtocolError,
+    VerificationError,
+    parse_protocol,
+)
 from adjudicator.adjudication import adjudicate
 from adjudicator.data import read_submission, read_truth
 from adjudicator.demo_data import gbsg2_frames
@@ -36,6 +42,7 @@ from adjudicator.sandbox import (
     read_inputs,
     read_output,
     run_code,
+    run_submission,
     runtime_info,
     sandbox_info,
 )
@@ -552,3 +559,26 @@ def test_refusals_before_any_run(challenge, tmp_path):
     with pytest.raises(InputError, match="changed since it was read"):
         run_code(challenge["protocol"], load_code(ASSETS / "sandbox_honest"), inputs,
                  tmp_path)
+
+
+def test_run_submission_from_stored_files_is_the_workers_one_call(challenge, tmp_path):
+    protocol, truth = challenge["protocol"], challenge["truth"]
+    archive = tmp_path / "team.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(ASSETS / "sandbox_honest" / "model.py", "model.py")
+    features = challenge["inputs"].path
+    record, entry = run_submission(protocol, archive, features, truth, tmp_path / "a",
+                                   inputs_digest=challenge["inputs"].digest, now=NOW)
+    assert record.succeeded and entry.table.n_units == 686
+    assert record.code_digest == load_code(ASSETS / "sandbox_honest").digest
+    with pytest.raises(VerificationError, match="the committed one is sha256:0"):
+        run_submission(protocol, archive, features, truth, tmp_path / "b",
+                       inputs_digest="sha256:" + "0" * 64)
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as zf:
+        zf.write(ASSETS / "sandbox_runs_forever" / "model.py", "model.py")
+    record, entry = run_submission(protocol_with(limits={"wall_seconds": 1}),
+                                   tmp_path / "bad.zip", features,
+                                   read_truth(protocol_with(limits={"wall_seconds": 1}),
+                                              challenge["folder"] / "truth.csv"),
+                                   tmp_path / "c")
+    assert entry is None and record.reason.startswith("exceeded the wall-time limit of 1 s")

@@ -12,6 +12,10 @@ the code writes are validated and scored exactly like an uploaded file::
     submission = read_output(protocol, run, truth)                # = read_submission(...)
     result = adjudicate(protocol, truth, submission, ...)
 
+    # or in one call, from stored files (what the service's worker does per job):
+    record, submission = run_submission(protocol, "team.zip", "features.csv", truth, out_dir,
+                                        inputs_digest=committed_inputs_digest)
+
 The entry point contract (``submission.entry_point``):
 
 * ``module: model`` (+ ``function: predict``, the default): the harness imports
@@ -55,6 +59,7 @@ from .runner import (
     SandboxRun,
     read_output,
     run_code,
+    run_submission,
     sandbox_info,
 )
 
@@ -71,6 +76,7 @@ __all__ = [
     "read_inputs",
     "read_output",
     "run_code",
+    "run_submission",
     "runtime_info",
     "sandbox_info",
 ]

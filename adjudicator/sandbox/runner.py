@@ -52,9 +52,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..data import Submission, Truth, read_submission
-from ..errors import ConfigurationError, InputError
+from ..errors import ConfigurationError, InputError, VerificationError
 from ..protocol import Limits, Protocol
-from .artifacts import CodeBundle, Inputs, RuntimeInfo, file_digest, runtime_info
+from .artifacts import (
+    CodeBundle,
+    Inputs,
+    RuntimeInfo,
+    file_digest,
+    load_code,
+    read_inputs,
+    runtime_info,
+)
 from .record import (
     RUN_FORMAT,
     Outcome,
@@ -73,6 +81,7 @@ __all__ = [
     "RunRecord",
     "SandboxRun",
     "run_code",
+    "run_submission",
     "read_output",
     "sandbox_info",
 ]
@@ -271,6 +280,45 @@ def read_output(protocol: Protocol, run: SandboxRun, truth: Truth) -> Submission
         raise InputError(f"the submitted code failed: {run.record.reason}",
                          source="sandbox run " + run.record.code_digest[:19])
     return read_submission(protocol, run.predictions, truth)
+
+
+def run_submission(
+    protocol: Protocol,
+    code_path: str | Path,
+    inputs_path: str | Path,
+    truth: Truth,
+    out_dir: str | Path,
+    *,
+    inputs_digest: str | None = None,
+    options: SandboxOptions | None = None,
+    now: datetime | None = None,
+) -> tuple[RunRecord, Submission | None]:
+    """A code submission from stored files to a validated entry: the worker's one call.
+
+    Loads the code (a directory or an archive, as uploaded), reads the inputs and checks
+    them against the truth's units and, when given, against the committed
+    ``inputs_digest``, runs the code (:func:`run_code`) and reads its predictions exactly
+    as an upload (:func:`read_output`). A failed run is ``(record, None)``: the
+    submission failed for ``record.reason``, which is safe to show the team.
+
+    Raises
+    ------
+    InputError
+        The code bundle or the predictions are refused (as an upload would be).
+    VerificationError
+        The inputs are not the committed ones.
+    ConfigurationError
+        The sandbox cannot run here.
+    """
+    code = load_code(code_path)
+    inputs = read_inputs(protocol, inputs_path, truth=truth)
+    if inputs_digest is not None and inputs.digest != inputs_digest:
+        raise VerificationError(f"the stored inputs have digest {inputs.digest}, the "
+                                f"committed one is {inputs_digest}")
+    run = run_code(protocol, code, inputs, out_dir, options=options, now=now)
+    if not run.record.succeeded:
+        return run.record, None
+    return run.record, read_output(protocol, run, truth)
 
 
 def _stage(
