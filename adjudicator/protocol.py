@@ -224,8 +224,8 @@ class UnoC(_MetricBase):
     name: Literal["uno_c"]
     truncation: float | None = Field(
         default=None,
-        description="truncation time tau: pairs are compared up to tau; default: the "
-        "largest observed time",
+        description="truncation time tau: only pairs whose earlier time is below tau "
+        "count; default none (every comparable pair, as scikit-survival's tau=None)",
     )
 
     @field_validator("truncation")

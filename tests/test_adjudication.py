@@ -146,7 +146,8 @@ def test_cli_adjudicate_writes_result_json_and_exits_0(demo, tmp_path: Path):
     res = CliRunner().invoke(app, [
         "adjudicate", "--protocol", str(PROTOCOL), "--truth", str(files.truth),
         "--submission", str(files.entries["weak"]),
-        "--baseline", f"clinical-cox={files.baseline}", "--team", "t", "--out", str(out)])
+        "--baseline", f"clinical-cox={files.baseline}", "--team", "t", "--out", str(out),
+        "--no-report"])
     assert res.exit_code == 0, res.output
     assert "NOT_CERTIFIED" in res.output
     doc = json.loads((out / "result.json").read_text())
@@ -161,7 +162,7 @@ def test_cli_adjudicate_bad_input_exits_2_and_writes_nothing(demo, tmp_path: Pat
     out = tmp_path / "out"
     res = CliRunner().invoke(app, [
         "adjudicate", "-p", str(PROTOCOL), "-t", str(files.truth), "-s", str(bad),
-        "-b", f"clinical-cox={files.baseline}", "--out", str(out)])
+        "-b", f"clinical-cox={files.baseline}", "--out", str(out), "--no-report"])
     assert res.exit_code == 2
     assert str(bad) in res.output
     assert not out.exists()
