@@ -245,7 +245,8 @@ def _ids(series: pd.Series, name: str, source: str) -> np.ndarray:
         raise InputError(f"column {name!r}: ids must be text or integers, got "
                          "floating-point numbers", source=source)
     if kind in "iu":
-        return series.astype(str).to_numpy(dtype=object)
+        ints: np.ndarray = series.astype(str).to_numpy(dtype=object)
+        return ints
     values = []
     for i, v in enumerate(series.astype(object).tolist()):
         if isinstance(v, bool) or not isinstance(v, (str, int)) or v == "":

@@ -33,6 +33,9 @@ import signal
 import stat
 import sys
 import traceback
+from typing import Any
+
+Spec = dict[str, Any]  # the JSON objects of the runner's spec and of our report
 
 _PR_SET_DUMPABLE = 4
 _PR_SET_NO_NEW_PRIVS = 38
@@ -53,7 +56,7 @@ def _prctl(libc: ctypes.CDLL, option: int, arg: int = 0) -> None:
         raise OSError(err, f"prctl({option}): {os.strerror(err)}")
 
 
-def _confine(spec: dict, libc: ctypes.CDLL) -> None:
+def _confine(spec: Spec, libc: ctypes.CDLL) -> None:
     """In a child: limits, unprivileged uid, no_new_privs, seccomp. Irreversible."""
     lim = spec["limits"]
     cpu = lim["cpu_seconds"]
@@ -89,7 +92,7 @@ def _install_filter(libc: ctypes.CDLL, path: str) -> None:
         raise OSError(err, f"cannot install the seccomp filter: {os.strerror(err)}")
 
 
-def _child(spec: dict, libc: ctypes.CDLL, argv: list[str] | None) -> None:
+def _child(spec: Spec, libc: ctypes.CDLL, argv: list[str] | None) -> None:
     """Runs in the forked child; never returns."""
     code = 1
     try:
@@ -120,14 +123,14 @@ def _child(spec: dict, libc: ctypes.CDLL, argv: list[str] | None) -> None:
             os._exit(code)
 
 
-def _env(spec: dict) -> dict[str, str]:
+def _env(spec: Spec) -> dict[str, str]:
     env = dict(os.environ)
     if spec.get("wheels"):
         env["PYTHONPATH"] = spec["wheels"]
     return env
 
 
-def _call(spec: dict) -> int:
+def _call(spec: Spec) -> int:
     import importlib
     import pathlib
 
@@ -152,7 +155,7 @@ def _call(spec: dict) -> int:
     return 0
 
 
-def _spawn(spec: dict, libc: ctypes.CDLL, argv: list[str] | None = None) -> int:
+def _spawn(spec: Spec, libc: ctypes.CDLL, argv: list[str] | None = None) -> int:
     pid = os.fork()
     if pid == 0:
         _child(spec, libc, argv)
@@ -170,7 +173,7 @@ def _wait_for(pid: int) -> int:
             return status
 
 
-def _describe(status: int) -> dict:
+def _describe(status: int) -> Spec:
     if os.WIFSIGNALED(status):
         return {"signal": os.WTERMSIG(status)}
     return {"exit": os.WEXITSTATUS(status)}
@@ -205,7 +208,7 @@ def _sweep() -> list[str]:
             continue
 
 
-def _output(spec: dict) -> tuple[dict, int | None]:
+def _output(spec: Spec) -> tuple[Spec, int | None]:
     found = [n for n in _OUTPUTS if os.path.lexists(os.path.join(spec["output"], n))]
     if not found:
         return {"error": "wrote no predictions file: write /output/predictions.csv or "
@@ -244,7 +247,7 @@ def main() -> int:
     libc = ctypes.CDLL(None, use_errno=True)
     # (1) nobody in the sandbox may ptrace us or read our descriptors
     _prctl(libc, _PR_SET_DUMPABLE, 0)
-    report: dict = {"harness": "adjudicator-harness/v1"}
+    report: Spec = {"harness": "adjudicator-harness/v1"}
     # (2) the team's wheelhouse, offline, under the same confinement
     if spec.get("wheelhouse"):
         argv = [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps",
