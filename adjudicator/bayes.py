@@ -28,7 +28,10 @@ Three models, chosen by the protocol's ``bayes.model``:
     a new stratum ``theta_new = mu + tau z_new``; ``bayes.target`` says which one decides.
 
 Prior scale ``s``: 1 when the prior's ``scale`` is ``metric``; when it is ``data``, the sd
-of the differences (correlated-t) or ``sqrt(var(d_k) + mean(se_k^2))`` (hierarchical).
+of the differences (correlated-t) or ``sqrt(var(d_k) + mean(se_k^2))`` (hierarchical). For
+correlated folds the prior sd of ``mu`` is further multiplied by ``sqrt(1 + n rho / (1 -
+rho))``, the Nadeau-Bengio inflation of its standard error, so that with ``mean_scale`` 1
+it stays ``sqrt(n)`` times wider than the likelihood, as for independent units.
 
 Direction: every difference is "greater = better": *entry minus baseline* for a metric
 where higher is better, *baseline minus entry* where lower is better (rmse, brier, ...).
@@ -647,9 +650,11 @@ def _sample(
             from exc
 
 
-def _prior_scales(prior: Prior, data_scale: float) -> dict[str, float]:
-    s = 1.0 if prior.scale == "metric" else data_scale
-    return {"mean_sd": prior.mean_scale * s, "sd_sd": prior.sd_scale * s}
+def _prior_scales(prior: Prior, data_scale: float, mean_factor: float = 1.0) -> dict[str, float]:
+    if prior.scale == "metric":
+        return {"mean_sd": prior.mean_scale, "sd_sd": prior.sd_scale}
+    return {"mean_sd": prior.mean_scale * data_scale * mean_factor,
+            "sd_sd": prior.sd_scale * data_scale}
 
 
 def _check_bayes(bayes: object, margin: object, hdi_prob: object) -> None:
@@ -709,8 +714,12 @@ def correlated_t(
     ss = _seed_sequence(seed)
     data_scale = float(d.std(ddof=1))
     decisions, idatas = [], {}
+    # Nadeau-Bengio: correlated folds carry less information than independent units; the
+    # mean's prior widens by the same factor as its standard error, so that it stays
+    # sqrt(n) times wider than the likelihood, as for independent units
+    inflation = math.sqrt(1 + d.size * rho / (1 - rho))
     for j, prior in enumerate(bayes.priors):
-        scales = _prior_scales(prior, data_scale)
+        scales = _prior_scales(prior, data_scale, inflation)
         if rho > 0:
             structure, data = "t-folds", {"x": d, "rho": rho, **scales}
         else:

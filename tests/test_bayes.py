@@ -232,6 +232,16 @@ def test_hierarchical_compare_needs_strata():
         B.stratum_differences(MEAN, lonely, lonely, higher_is_better=True, seed=1)
 
 
+def test_every_baseline_is_scored_on_the_same_weights():
+    rng = np.random.default_rng(1)
+    e, b1, b2 = (scores_table(rng.random(100)) for _ in range(3))
+    d = B.bootstrap_differences(MEAN, e, {"one": b1, "two": b2}, draws=300, seed=2,
+                                higher_is_better=True)
+    w = B.resampling.resample_weights(100, 0, 300, seed=B._child(B._seed_sequence(2), 0),
+                                      scheme="bayesian")
+    np.testing.assert_allclose(d["one"] - d["two"], MEAN(b2, w) - MEAN(b1, w), atol=1e-12)
+
+
 def _decision(p: float, ok: bool = True, prior: str = "p") -> B.Decision:
     diag = B.Diagnosis(sampler="nutpie", chains=2, draws=1000, r_hat=1.0, ess_bulk=900,
                        ess_tail=900, divergences=0,
@@ -394,6 +404,25 @@ def test_correlated_t_agrees_with_the_bayesian_t_test_on_normal_differences():
     assert r.probability == pytest.approx(ref.sf(0.01), abs=0.05)
     rope = r.deciding.rope
     assert rope.below + rope.inside + rope.above == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_correlated_folds_widen_the_posterior_by_the_nadeau_bengio_factor():
+    # 10 fold differences, test share rho = 0.2: Benavoli et al.'s correlated t-test has
+    # posterior t_{n-1}(mean, s^2 (1/n + rho/(1-rho))); the same data as independent units
+    # give s^2 / n. The model's sd ratio follows sqrt(1 + n rho / (1 - rho)).
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.02, 0.03, size=10)
+    n, s, rho = x.size, x.std(ddof=1), 0.2
+    out = {}
+    for r in (None, rho):
+        bz = Bayes(model="correlated-t", draws=4000, chains=2, tune=1000, rho=r)
+        out[r] = B.correlated_t(x, bayes=bz, margin=0.0, hdi_prob=0.95, seed=1, cores=1)
+        assert out[r].deciding.diagnostics.ok
+    ratio = out[rho].deciding.summary.sd / out[None].deciding.summary.sd
+    assert ratio == pytest.approx(math.sqrt(1 + n * rho / (1 - rho)), rel=0.15)
+    ref = stats.t(n - 1, x.mean(), s * math.sqrt(1 / n + rho / (1 - rho)))
+    assert out[rho].probability == pytest.approx(ref.sf(0.0), abs=0.05)
 
 
 @pytest.mark.slow
