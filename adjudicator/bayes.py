@@ -417,7 +417,8 @@ def _diagnose(idata: Any, bayes: Bayes, names: Sequence[str], sampler: str) -> D
     bulk = az.ess(post, method="bulk")
     tail = az.ess(post, method="tail")
     # an undefined statistic (constant draws: NaN) counts as failing: R-hat inf, ESS 0
-    r_hat = max(float(np.max(np.nan_to_num(rhat[v].values, nan=math.inf))) for v in names)
+    r_hat = max(float(np.max(np.where(np.isnan(rhat[v].values), math.inf, rhat[v].values)))
+                for v in names)
     ess_bulk = min(float(np.min(np.nan_to_num(bulk[v].values, nan=0.0))) for v in names)
     ess_tail = min(float(np.min(np.nan_to_num(tail[v].values, nan=0.0))) for v in names)
     div = int(np.asarray(idata.sample_stats["diverging"]).sum())

@@ -242,6 +242,28 @@ def test_every_baseline_is_scored_on_the_same_weights():
     np.testing.assert_allclose(d["one"] - d["two"], MEAN(b2, w) - MEAN(b1, w), atol=1e-12)
 
 
+def test_the_gate_reads_every_parameter_and_fails_closed_on_undefined_statistics():
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    good = rng.normal(size=(2, 1000))
+    stuck = np.ones((2, 1000))  # a parameter that never moved: R-hat undefined
+    diverging = np.zeros((2, 1000), dtype=bool)
+    diverging[0, :3] = True
+    idata = az.InferenceData(
+        posterior=xr.Dataset({"mu": (("chain", "draw"), good),
+                              "tau": (("chain", "draw"), stuck)}),
+        sample_stats=xr.Dataset({"diverging": (("chain", "draw"), diverging)}))
+    diag = B._diagnose(idata, Bayes(), ["mu", "tau"], "nutpie")
+    assert diag.r_hat == math.inf and diag.divergences == 3
+    assert diag.failures[0] == "R-hat inf > 1.01"
+    assert diag.failures[-1] == "3 divergent transitions > 0"
+    assert diag.to_dict()["r_hat"] == "inf"  # JSON-safe
+    only_mu = B._diagnose(idata, Bayes(diagnostics=Diagnostics(max_divergences=3)), ["mu"],
+                          "nutpie")
+    assert only_mu.ok and only_mu.ess_bulk > 1000
+
+
 def _decision(p: float, ok: bool = True, prior: str = "p") -> B.Decision:
     diag = B.Diagnosis(sampler="nutpie", chains=2, draws=1000, r_hat=1.0, ess_bulk=900,
                        ess_tail=900, divergences=0,
