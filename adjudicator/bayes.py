@@ -658,7 +658,10 @@ def _prior_scales(prior: Prior, data_scale: float, mean_factor: float = 1.0) -> 
             "sd_sd": prior.sd_scale * data_scale}
 
 
-def _check_bayes(bayes: object, margin: object, hdi_prob: object) -> None:
+def _check_bayes(bayes: object, margin: object, hdi_prob: object,
+                 sampler: object = "nutpie") -> None:
+    if sampler not in ("nutpie", "pymc"):
+        raise InputError(f"`sampler` must be 'nutpie' or 'pymc', got {sampler!r}")
     if not isinstance(bayes, Bayes):
         raise InputError(f"`bayes` must be a protocol Bayes block, got {type(bayes).__name__}")
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(
@@ -702,7 +705,7 @@ def correlated_t(
         When the differences are all equal, or take at most :data:`MIN_DISTINCT_VALUES`
         distinct values (their Student-t location is not their mean).
     """
-    _check_bayes(bayes, margin, hdi_prob)
+    _check_bayes(bayes, margin, hdi_prob, sampler)
     d = _vector(differences, "differences", min_size=3)
     values, counts = np.unique(d, return_counts=True)
     if values.size <= MIN_DISTINCT_VALUES:
@@ -761,7 +764,7 @@ def hierarchical(
     ``mu + tau z_new``, ``z_new`` drawn from the seed); ``bayes.target`` picks the one that
     decides. The InferenceData carries ``theta_new`` in its posterior.
     """
-    _check_bayes(bayes, margin, hdi_prob)
+    _check_bayes(bayes, margin, hdi_prob, sampler)
     d = _vector(differences, "differences", min_size=2)
     se = _vector(standard_errors, "standard_errors", min_size=2)
     if se.size != d.size:
