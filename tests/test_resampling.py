@@ -216,6 +216,9 @@ def test_ratio_fused_path_equals_weight_rows(scheme, strata):
                          chunk=97, workers=2)
     assert again.values.tobytes() == fused.values.tobytes()
     np.testing.assert_allclose(ratio.leave_one_out(), rs.jackknife(ratio, 300)[0], rtol=1e-12)
+    one = rs.bootstrap(rs.Ratio(num[:, :1], den[:, :1]), 300, resamples=1500, seed=SEED,
+                       scheme=scheme, strata=strata)  # the k = 1 kernel: the same bits
+    assert one.values[:, 0].tobytes() == fused.values[:, 0].tobytes()
 
 
 def test_ratio_transform_and_checks():
