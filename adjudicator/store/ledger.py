@@ -33,7 +33,15 @@ from sqlalchemy.orm import Session
 from ..errors import VerificationError
 from ..ledger import EVENT_TYPES, Ledger, entry_bytes, leaf_hash
 from ..protocol import canonical_json
-from .models import Challenge, LedgerEntry, LedgerHead, ProtocolRecord, Report, Submission
+from .models import (
+    Challenge,
+    LedgerEntry,
+    LedgerHead,
+    ProtocolRecord,
+    Report,
+    Submission,
+    Team,
+)
 from .notes import CheckpointNote, NoteSigner, NoteVerifier
 
 __all__ = ["LedgerStore", "LedgerVerification", "verify_records", "frontier_append",
@@ -287,10 +295,12 @@ def verify_records(session: Session) -> int:
         checked += 1
     for s in session.scalars(select(Submission).order_by(Submission.id)):
         what = f"submissions row {s.id}"
+        team = session.get(Team, s.team_id)
         _same(what, s.received_seq, _event(session, s.received_seq, what),
               {"type": "submission_received", "challenge": s.challenge_id,
-               "submission": s.id, "family": s.family, "sequence": s.sequence,
-               "digest": s.digest, "sha256": s.sha256})
+               "submission": s.id, "team": team.name if team else None,
+               "family": s.family, "sequence": s.sequence, "digest": s.digest,
+               "sha256": s.sha256})
         if s.status == "adjudicated" or s.adjudicated_seq is not None:
             _same(what, s.adjudicated_seq, _event(session, s.adjudicated_seq, what),
                   {"type": "adjudication_done", "submission": s.id, "verdict": s.verdict,

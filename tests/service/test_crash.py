@@ -223,3 +223,16 @@ def _frontier(db, size: int) -> str:
         for i, e in enumerate(rows):
             frontier = frontier_append(frontier, i, leaf_hash(bytes(e)))
     return json.dumps([h.hex() for h in frontier])
+
+
+def test_moving_a_submission_to_another_team_fails_verify(api, monkeypatch, tmp_path,
+                                                          database_url):
+    api.challenge()
+    sub = api.submit("alice").json()
+    with api.rt.store.db.write() as s:
+        bob_team = s.execute(text("SELECT id FROM teams WHERE name = 'team-b'")).scalar_one()
+        s.execute(text("UPDATE submissions SET team_id = :t WHERE id = :i"),
+                  {"t": bob_team, "i": sub["id"]})
+    bad = _verify(monkeypatch, tmp_path, database_url)
+    assert bad.exit_code == 1 and f"submissions row {sub['id']}" in bad.output
+    assert "team" in bad.output
