@@ -82,6 +82,7 @@ __all__ = [
     "bootstrap",
     "confidence_interval",
     "derive_seed",
+    "evaluate_range",
     "extend",
     "jackknife",
     "min_resamples",
@@ -620,6 +621,32 @@ def bootstrap(
     values.setflags(write=False)
     codes = None if strata is None else np.array(strata, copy=True)
     return Replicates(values, seed, scheme, n_units, codes)
+
+
+def evaluate_range(
+    statistic: Statistic | Ratio,
+    n_units: int,
+    start: int,
+    stop: int,
+    *,
+    seed: np.random.SeedSequence | int,
+    strata: np.ndarray | None = None,
+    scheme: Literal["bootstrap", "bayesian"] = "bootstrap",
+    chunk: int | None = None,
+) -> np.ndarray:
+    """The statistic on resamples ``start .. stop - 1``, ``(stop - start, k)``.
+
+    What one task of a cluster computes (e.g. one block, ``i * BLOCK_SIZE`` to
+    ``(i + 1) * BLOCK_SIZE``): it needs only the seed and the range, and concatenating
+    the ranges gives :func:`bootstrap`'s values bit for bit.
+    """
+    seed = _as_seed(seed)
+    if scheme not in _SCHEMES:
+        raise ValueError(f"`scheme` must be one of {_SCHEMES}, got {scheme!r}")
+    n_units = _check_count("n_units", n_units, 2)
+    start = _check_count("start", start, 0)
+    stop = _check_count("stop", stop, start + 1)
+    return _run(statistic, n_units, seed, scheme, strata, start, stop, chunk, 1)
 
 
 def extend(

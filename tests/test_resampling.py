@@ -191,6 +191,14 @@ def test_bit_identical_for_any_chunk_and_workers():
         assert got.values.tobytes() == ref.tobytes(), (chunk, workers)
 
 
+def test_ranges_computed_apart_concatenate_to_the_run():
+    x = np.random.default_rng(2).normal(size=30)
+    whole = rs.bootstrap(wmean(x), 30, resamples=2 * rs.BLOCK_SIZE + 5, seed=SEED).values
+    parts = [rs.evaluate_range(wmean(x), 30, lo, min(lo + rs.BLOCK_SIZE, whole.shape[0]),
+                               seed=SEED) for lo in range(0, whole.shape[0], rs.BLOCK_SIZE)]
+    assert np.concatenate(parts).tobytes() == whole.tobytes()
+
+
 def test_extend_continues_the_same_stream():
     x = np.random.default_rng(2).normal(size=30)
     stat = wmean(x)
