@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -113,6 +114,16 @@ def create_app(
     app.state.worker_wake = jobs.wake
     app.include_router(router)
     app.include_router(leaderboard_router)  # /challenges/{c}/leaderboard/public, /final
+
+    @app.middleware("http")
+    async def _refuse_nul(request: Request, call_next: Any) -> Any:
+        # PostgreSQL text cannot hold NUL, and no id, name or title of ours contains one:
+        # refuse it at the door instead of failing deep in a query
+        if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
+            return JSONResponse({"error": "InputError",
+                                 "detail": "the request line contains a NUL character"},
+                                status_code=422)
+        return await call_next(request)
 
     @app.exception_handler(AdjudicatorError)
     async def _adjudicator_error(request: Request, exc: AdjudicatorError) -> JSONResponse:

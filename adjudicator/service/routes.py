@@ -82,7 +82,8 @@ class ChallengeIn(BaseModel):
     protocol: str = Field(pattern=r"^sha256:[0-9a-f]{64}$",
                           description="digest of a registered protocol")
     order: Literal["retrospective", "prospective"]
-    title: str | None = Field(default=None, max_length=300)
+    title: str | None = Field(default=None, max_length=300, pattern=r"^[^\x00-\x1f\x7f]*$",
+                              description="one line of text")
 
 
 async def _upload(request: Request, sink: Any) -> Received:

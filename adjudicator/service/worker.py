@@ -184,6 +184,7 @@ class Worker:
 
     def _fail(self, claim: _Claim, message: str, *, permanent: bool) -> None:
         at = self.rt.stamp()
+        message = message.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
         with self.rt.store.db.write() as session:
             try:
                 job = self._check_claim(session, claim)

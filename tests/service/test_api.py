@@ -258,3 +258,16 @@ def test_out_of_range_ids_are_not_server_errors(api):
                  "/submissions/2147483647"):
         r = api.client.get(path, headers=api.auth("admin"))
         assert r.status_code in (404, 422), (path, r.status_code, r.text)
+
+
+def test_nul_characters_are_refused_at_the_door(api):
+    # PostgreSQL text cannot hold NUL: found as 500s, now 422 on both databases
+    api.challenge()
+    for path in ("/challenges/a%00b", "/challenges/a%00b/leaderboard",
+                 "/protocols/sha256%00x", "/challenges/c1/submissions?name=a%00b"):
+        r = api.client.get(path, headers=api.auth("admin"))
+        assert r.status_code == 422, (path, r.status_code, r.text)
+    r = api.client.post("/challenges", json={"id": "x", "protocol": "sha256:" + "0" * 64,
+                                             "order": "retrospective", "title": "a\x00b"},
+                        headers=api.auth("admin"))
+    assert r.status_code == 422
