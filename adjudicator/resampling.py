@@ -6,6 +6,13 @@ of the data, and a statistic is any function ``statistic(weights) -> values`` ma
 baselines, so that differences are *paired*). The metric kernels of
 :mod:`adjudicator.metrics` are such functions once bound to a table.
 
+In one line each: :func:`derive_seed` (the seed), :func:`resample_weights` (weight rows by
+index), :func:`bootstrap` / :func:`extend` / :func:`evaluate_range` (the statistic on B
+resamples, chunked, threaded; more resamples; any range, for a cluster),
+:class:`Ratio` (a weighted mean evaluated without weight rows), :func:`jackknife` and
+:func:`acceleration` (BCa's a), :func:`confidence_interval`, :func:`p_value`, and
+:func:`summarize` (all of it for one quantity, as a frozen :class:`BootstrapResult`).
+
 Seeds
     :func:`derive_seed` turns (protocol digest, submission digest, purpose) into a
     :class:`numpy.random.SeedSequence` whose entropy is the 256-bit integer
