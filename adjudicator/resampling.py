@@ -1134,9 +1134,15 @@ def summarize(
         For BCa: exact leave-one-out values ``(n_units, k)`` of the kernel, or the
         ``(values, estimator)`` pair :func:`jackknife` returns, or an
         :class:`Acceleration` of this quantity.
+    method, confidence, alternative, convention
+        As in :func:`confidence_interval` (the protocol's ``resampling`` block).
     nulls
         Named null values (``{"absolute": 0.75, "beats:clinical": 0.02}``): one
         :func:`p_value` each, of H0: quantity <= null (``direction="higher"``).
+    direction
+        ``lower`` for a lower-is-better metric: "exceeds" then means "improves", and each
+        p-value tests H0: quantity >= null. For a difference entry - baseline with a
+        required improvement ``margin``, pass ``null = -margin``.
     """
     k = replicates.values.shape[1]
     c = _contrast(quantity, k)
