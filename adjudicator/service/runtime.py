@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import pandas as pd
 
@@ -94,6 +93,3 @@ class Runtime:
         if challenge.units_sha256 is None:
             raise NotFoundError(f"challenge {challenge.id!r} has no units manifest")
         return read_units(protocol, self.store.artifacts.path(challenge.units_sha256))
-
-    def describe(self) -> dict[str, Any]:
-        return {"database": self.store.db.dialect}
