@@ -9,7 +9,8 @@ protocol sees it (the compiled model comes from :mod:`adjudicator.bayes`' cache)
 Cases (the protocol's defaults: 4 chains, 4,000 draws in total, 1,000 tuning steps):
 
 - ``bayesian-bootstrap``: n = 1e5 units, 4,000 Dirichlet draws, mean score and AUROC
-  (entry and one baseline), and the floor: numpy merely drawing the 4e8 exponentials;
+  (entry and one baseline); the engine's Dirichlet weights alone (one thread); and the
+  floor: numpy merely drawing the 4e8 exponentials;
 - ``correlated-t``: 2,000 per-unit continuous differences; ``correlated-t folds``: 10
   fold differences, rho = 0.1;
 - ``hierarchical``: 10 strata.
@@ -31,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-CASES = ("bootstrap-floor", "bootstrap-mean", "bootstrap-auroc", "correlated-t",
-         "correlated-t-folds", "hierarchical")
+CASES = ("bootstrap-floor", "bootstrap-weights", "bootstrap-mean", "bootstrap-auroc",
+         "correlated-t", "correlated-t-folds", "hierarchical")
 PYMC_CASES = ("correlated-t", "correlated-t-folds", "hierarchical")
 TARGETS = {"hierarchical": 10.0, "bootstrap-mean": 2.0, "bootstrap-auroc": 2.0}
 
@@ -93,6 +94,21 @@ def _case(name: str, sampler: str, quick: bool, cores: int, repeats: int) -> dic
             t = time.perf_counter()
             for start in range(0, draws, chunk):
                 g.standard_exponential((min(chunk, draws - start), n))
+            return time.perf_counter() - t
+
+    if name == "bootstrap-weights":
+        # the resampling engine's Dirichlet weights alone, in the chunks it uses
+        from adjudicator import resampling
+
+        n = 10_000 if quick else 100_000
+        chunk = max(1, (1 << 22) // n)
+
+        def run(i: int) -> float:  # type: ignore[no-redef]
+            seed = np.random.SeedSequence(i)
+            t = time.perf_counter()
+            for start in range(0, draws, chunk):
+                resampling.resample_weights(n, start, min(draws, start + chunk), seed=seed,
+                                            scheme="bayesian")
             return time.perf_counter() - t
 
     cold = run(0)
