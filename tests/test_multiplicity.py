@@ -477,7 +477,7 @@ def test_online_fdr_is_replayable_and_fixes_levels_in_advance(p, procedure, alph
         earned = sum(alpha - cfg.initial_wealth if i == 0 else alpha
                      for i in range(full.discoveries))
         assert full.wealth == pytest.approx(
-            cfg.initial_wealth + earned - math.fsum(full.alphas), abs=1e-15)
+            cfg.initial_wealth + earned - math.fsum(full.alphas), rel=1e-12, abs=1e-15)
 
 
 def test_online_fdr_refusals():
