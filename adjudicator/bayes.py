@@ -470,8 +470,10 @@ def bootstrap_differences(
     Every draw is one Dirichlet(1, ..., 1) weight vector over the units (within each
     stratum of ``entry.strata``), from the resampling engine's ``bayesian`` scheme (block
     streams: the draws do not depend on ``workers``); the entry and every baseline are
-    scored on the same weights. Returns ``{baseline: (draws,) array}`` oriented
-    "greater = better".
+    scored on the same weights. A metric that is the plain mean of per-unit values
+    (``kernel.per_unit``, checked against the metric) is evaluated by the engine's fused
+    :class:`~adjudicator.resampling.Ratio` (about 3x faster), any other by the kernel on
+    weight rows. Returns ``{baseline: (draws,) array}`` oriented "greater = better".
 
     Raises
     ------
@@ -484,9 +486,12 @@ def bootstrap_differences(
     ss = _child(_seed_sequence(seed), _SPAWN_WEIGHTS)
     sign = 1.0 if higher_is_better else -1.0
     tables = [entry, *baselines.values()]
+    statistic: Any = _mean_of_units(kernel, tables)
+    if statistic is None:
 
-    def statistic(w: np.ndarray) -> np.ndarray:
-        return np.stack([np.asarray(kernel(t, w), dtype=np.float64) for t in tables], axis=1)
+        def statistic(w: np.ndarray) -> np.ndarray:
+            return np.stack([np.asarray(kernel(t, w), dtype=np.float64) for t in tables],
+                            axis=1)
 
     reps = resampling.bootstrap(statistic, entry.n_units, resamples=draws, seed=ss,
                                 strata=entry.strata, scheme="bayesian", workers=workers)
@@ -500,6 +505,31 @@ def bootstrap_differences(
                 "Bayesian-bootstrap weight vectors"
             )
     return out
+
+
+def _mean_of_units(kernel: Any, tables: Sequence[Table]) -> resampling.Ratio | None:
+    """The engine's fused weighted mean when the metric is the plain mean of per-unit values.
+
+    Such a metric on integer weights is the mean with units repeated, so on any weights it
+    is the weighted mean of the per-unit values: :class:`resampling.Ratio` computes it while
+    drawing, without weight rows (the same draws; the sums may differ in the last bits from
+    the kernel's). None when the metric does not decompose so (AUROC, rmse, ...).
+    """
+    per_unit = getattr(kernel, "per_unit", None)
+    if per_unit is None:
+        return None
+    columns = []
+    for t in tables:
+        v = per_unit(t)
+        if v is None:
+            return None
+        v = np.asarray(v, dtype=np.float64)
+        if not np.isfinite(v).all() or not math.isclose(
+            float(v.mean()), float(kernel(t)), rel_tol=1e-9, abs_tol=1e-12
+        ):
+            return None
+        columns.append(v)
+    return resampling.Ratio.mean(np.column_stack(columns))
 
 
 def bootstrap_result(

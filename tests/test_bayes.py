@@ -267,6 +267,30 @@ def test_the_gate_reads_every_parameter_and_fails_closed_on_undefined_statistics
     assert only_mu.ok and only_mu.ess_bulk > 1000
 
 
+class _OpaqueMean:
+    """The mean-score kernel without per-unit values: forces the weight-row path."""
+
+    higher_is_better = True
+
+    def __call__(self, table, weights=None):
+        return MEAN(table, weights)
+
+    def per_unit(self, table):
+        return None
+
+
+def test_fused_mean_path_equals_the_kernel_on_weight_rows():
+    rng = np.random.default_rng(9)
+    strata = np.repeat([0, 1, 2], [40, 30, 30])
+    e, b = scores_table(rng.random(100), strata), scores_table(rng.random(100), strata)
+    kw = dict(draws=700, seed=5, higher_is_better=True)
+    assert B._mean_of_units(MEAN, [e, b]) is not None
+    assert B._mean_of_units(_OpaqueMean(), [e, b]) is None
+    fused = B.bootstrap_differences(MEAN, e, {"b": b}, **kw)["b"]
+    rows = B.bootstrap_differences(_OpaqueMean(), e, {"b": b}, **kw)["b"]
+    np.testing.assert_allclose(fused, rows, rtol=0, atol=1e-12)
+
+
 def _decision(p: float, ok: bool = True, prior: str = "p") -> B.Decision:
     diag = B.Diagnosis(sampler="nutpie", chains=2, draws=1000, r_hat=1.0, ess_bulk=900,
                        ess_tail=900, divergences=0,
