@@ -6,8 +6,10 @@ Three models, chosen by the protocol's ``bayes.model``:
     Dirichlet(1, ..., 1) weights over units (drawn within each stratum, every stratum
     keeping its share of the units), the entry and every baseline scored by the metric
     kernel on the *same* weights: each weight vector gives one posterior draw of the
-    difference. Works for every metric; the draws are independent, so there is no sampler
-    to diagnose (only the Monte Carlo error of the probability, rule (2) below).
+    difference (a metric that is the mean of per-unit values goes through the engine's
+    fused :class:`~adjudicator.resampling.Ratio` on the same draws, without weight rows).
+    Works for every metric; the draws are independent, so there is no sampler to diagnose
+    (only the Monte Carlo error of the probability, rule (2) below).
 ``correlated-t`` (PyMC)
     Differences ``d_i`` (per unit, from ``kernel.per_unit``) with a Student-t likelihood:
     ``d_i ~ StudentT(nu, mu, sigma)``, ``mu ~ Normal(0, mean_scale * s)``,
