@@ -22,7 +22,6 @@ Nothing here decides anything: the service does, by the protocol.
 
 from __future__ import annotations
 
-import json
 import socket
 import tempfile
 import threading
@@ -283,7 +282,7 @@ def run_demo(
     # verify everything, offline
     typer.echo("\nVerifying every report and the ledger, offline:")
     cert = settings.keys / "signing-cert.pem"
-    for name, path in sorted(paths.items()):
+    for _name, path in sorted(paths.items()):
         check = verify_report(path, cert=cert)
         if not check.valid:
             raise VerificationError(f"{path}: {'; '.join(check.reasons)}")
