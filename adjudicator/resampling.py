@@ -62,10 +62,10 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numba
 import numpy as np
@@ -81,8 +81,10 @@ __all__ = [
     "SEED_DOMAIN",
     "Acceleration",
     "BootstrapResult",
+    "Executor",
     "Interval",
     "PValue",
+    "RangeTask",
     "Ratio",
     "Replicates",
     "acceleration",
@@ -530,6 +532,55 @@ def _evaluate(
     return values
 
 
+class Executor(Protocol):
+    """Where ranges of resamples are evaluated: anything with ``concurrent.futures``' ``map``.
+
+    The engine calls ``executor.map(task, starts, stops)`` with a :class:`RangeTask` and
+    block-aligned ranges, and expects one ``(stop - start, k)`` array per range, in order.
+    A :class:`~concurrent.futures.ThreadPoolExecutor` is one; :mod:`adjudicator.compute`
+    provides one that runs the ranges on a Dask cluster. Every range is a pure function of
+    (seed, indices), so the values do not depend on which executor computed them.
+    """
+
+    def map(self, fn: Callable[..., Any], /, *iterables: Iterable[Any]) -> Iterator[Any]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class RangeTask:
+    """The statistic on any range of resamples: the unit of work an :class:`Executor` runs.
+
+    ``task(start, stop)`` is :func:`evaluate_range` with the task's arguments. The task
+    holds everything a range needs (the statistic, and through it the tables), so any
+    thread, process or machine can compute any range; it pickles when the statistic does.
+    """
+
+    statistic: Statistic | Ratio
+    n_units: int
+    seed: np.random.SeedSequence
+    scheme: Literal["bootstrap", "bayesian"]
+    strata: np.ndarray | None
+    chunk: int | None
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        return evaluate_range(self.statistic, self.n_units, start, stop, seed=self.seed,
+                              strata=self.strata, scheme=self.scheme, chunk=self.chunk)
+
+
+def _run_ranges(executor: Executor, task: RangeTask, start: int, stop: int) -> np.ndarray:
+    """Resamples ``start .. stop - 1`` as block-aligned ranges, one ``executor`` task each."""
+    inner = range((start // BLOCK_SIZE + 1) * BLOCK_SIZE, stop, BLOCK_SIZE)
+    edges = [start, *inner, stop]
+    starts, stops = edges[:-1], edges[1:]
+    parts = [np.asarray(p, dtype=np.float64) for p in executor.map(task, starts, stops)]
+    if len(parts) != len(starts) or any(
+        p.ndim != 2 or p.shape != (hi - lo, parts[0].shape[1])
+        for p, lo, hi in zip(parts, starts, stops, strict=False)
+    ):
+        raise ValueError("`executor.map` must return one (stop - start, k) array per range, "
+                         "in the order of the ranges")
+    return np.concatenate(parts)
+
+
 def _run(
     statistic: Statistic | Ratio,
     n_units: int,
@@ -540,6 +591,7 @@ def _run(
     stop: int,
     chunk: int | None,
     workers: int,
+    executor: Executor | None = None,
 ) -> np.ndarray:
     order, offsets = _strata_layout(n_units, strata)
     if chunk is None:
@@ -557,6 +609,11 @@ def _run(
             raise ValueError(f"`statistic` has {statistic.num.shape[0]} units, expected "
                              f"{n_units}")
         num, den = statistic.num[order], statistic.den[order]
+    if executor is not None:
+        if workers != 1:
+            raise ValueError("give `workers` (threads in this process) or `executor`, not both")
+        task = RangeTask(statistic, n_units, seed, scheme, strata, chunk)  # type: ignore[arg-type]
+        return _run_ranges(executor, task, start, stop)
 
     def one(span: tuple[int, int], k: int | None) -> np.ndarray:
         if isinstance(statistic, Ratio):
@@ -595,6 +652,7 @@ def bootstrap(
     scheme: Literal["bootstrap", "bayesian"] = "bootstrap",
     chunk: int | None = None,
     workers: int = 1,
+    executor: Executor | None = None,
 ) -> Replicates:
     """Evaluate ``statistic`` on ``resamples`` weight rows, chunk by chunk.
 
@@ -618,13 +676,18 @@ def bootstrap(
         bounded by ``workers * chunk * n_units``, not by B.
     workers
         Threads evaluating chunks at once (useful when the statistic releases the GIL).
+    executor
+        Where to evaluate instead (an :class:`Executor`, e.g. a Dask cluster through
+        :mod:`adjudicator.compute`): one :class:`RangeTask` call per block of
+        :data:`BLOCK_SIZE` resamples. The values are the same bits.
     """
     seed = _as_seed(seed)
     if scheme not in _SCHEMES:
         raise ValueError(f"`scheme` must be one of {_SCHEMES}, got {scheme!r}")
     n_units = _check_count("n_units", n_units, 2)
     resamples = _check_count("resamples", resamples, 1)
-    values = _run(statistic, n_units, seed, scheme, strata, 0, resamples, chunk, workers)
+    values = _run(statistic, n_units, seed, scheme, strata, 0, resamples, chunk, workers,
+                  executor)
     values.setflags(write=False)
     codes = None if strata is None else np.array(strata, copy=True)
     return Replicates(values, seed, scheme, n_units, codes)
@@ -663,17 +726,19 @@ def extend(
     *,
     chunk: int | None = None,
     workers: int = 1,
+    executor: Executor | None = None,
 ) -> Replicates:
     """``replicates`` continued by ``more`` resamples (indices B .. B + more - 1).
 
     The result equals a single run with ``B + more`` resamples, bit for bit (the
-    statistic must be the one the replicates came from).
+    statistic must be the one the replicates came from); ``chunk``, ``workers`` and
+    ``executor`` as in :func:`bootstrap`.
     """
     more = _check_count("more", more, 1)
     b = replicates.resamples
     new = _run(
         statistic, replicates.n_units, replicates.seed, replicates.scheme,
-        replicates.strata, b, b + more, chunk, workers,
+        replicates.strata, b, b + more, chunk, workers, executor,
     )
     if new.shape[1] != replicates.values.shape[1]:
         raise ValueError("`statistic` returns a different number of quantities than before")
