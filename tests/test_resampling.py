@@ -227,6 +227,12 @@ def test_ratio_fused_path_equals_weight_rows(scheme, strata):
     one = rs.bootstrap(rs.Ratio(num[:, :1], den[:, :1]), 300, resamples=1500, seed=SEED,
                        scheme=scheme, strata=strata)  # the k = 1 kernel: the same bits
     assert one.values[:, 0].tobytes() == fused.values[:, 0].tobytes()
+    # a plain mean (every den 1): the k = 1 kernel counts draws instead of summing den
+    two = rs.bootstrap(rs.Ratio.mean(np.c_[num[:, 0], num[:, 0]]), 300, resamples=1500,
+                       seed=SEED, scheme=scheme, strata=strata)
+    one = rs.bootstrap(rs.Ratio.mean(num[:, 0]), 300, resamples=1500, seed=SEED,
+                       scheme=scheme, strata=strata)
+    assert one.values[:, 0].tobytes() == two.values[:, 1].tobytes()
 
 
 def test_ratio_transform_and_checks():
