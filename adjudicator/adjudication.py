@@ -41,6 +41,7 @@ from .protocol import Protocol
 from .resampling import (
     BLOCK_SIZE,
     BootstrapResult,
+    Executor,
     Replicates,
     bootstrap,
     derive_seed,
@@ -263,12 +264,14 @@ def _resample(
     resamples: int | None = None,
     decide_at: float | None = None,
     workers: int = 1,
+    executor: Executor | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[_Resampled, dict[str, float]]:
     """Paired bootstrap of the entry and the given baselines (those the protocol names).
 
     With ``decide_at`` (alpha_k), resampling continues while a p-value is within 3 Monte
-    Carlo errors of it, doubling B up to the protocol's cap.
+    Carlo errors of it, doubling B up to the protocol's cap. ``workers`` threads, or an
+    ``executor`` (:func:`adjudicator.resampling.bootstrap`), evaluate the resample blocks.
     """
     kernel = get_kernel(protocol.metric)
     compared = [b for b in protocol.threshold.baselines if b.name in baselines]
@@ -296,7 +299,8 @@ def _resample(
         estimator = loo[1]
 
     b = resamples or spec.resamples
-    reps = bootstrap(statistic, n, resamples=b, seed=seed, strata=strata, workers=workers)
+    reps = bootstrap(statistic, n, resamples=b, seed=seed, strata=strata, workers=workers,
+                     executor=executor)
     if progress:
         progress(reps.resamples, spec.resample_cap)
 
@@ -330,7 +334,7 @@ def _resample(
 
         while undecided(ent, base) and reps.resamples < spec.resample_cap:
             more = min(reps.resamples, spec.resample_cap - reps.resamples)
-            reps = extend(reps, statistic, more, workers=workers)
+            reps = extend(reps, statistic, more, workers=workers, executor=executor)
             if progress:
                 progress(reps.resamples, spec.resample_cap)
             ent, base = summaries(reps)
@@ -353,16 +357,19 @@ def score(
     *,
     baselines: Mapping[str, _Scored] | None = None,
     workers: int = 1,
+    executor: Executor | None = None,
 ) -> Score:
     """The metric on the whole test set, its interval and each threshold's p-value.
 
     Baselines are optional here: without them only the absolute threshold is tested.
+    ``workers`` and ``executor`` place the resampling as in :func:`adjudicate`.
     """
     baselines = dict(baselines or {})
     unknown = set(baselines) - {b.name for b in protocol.threshold.baselines}
     if unknown:
         raise InputError(f"baselines not in the protocol: {', '.join(sorted(unknown))}")
-    resampled, est = _resample(protocol, submission, baselines, workers=workers)
+    resampled, est = _resample(protocol, submission, baselines, workers=workers,
+                               executor=executor)
     return Score(protocol=protocol, truth_digest=truth.digest,
                  submission_digest=submission.digest, n_units=submission.table.n_units,
                  estimate=est["estimate"], resampled=resampled)
@@ -398,6 +405,7 @@ def adjudicate(
     now: datetime | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> AdjudicationResult:
     """Adjudicate one submission by the protocol, and only the protocol.
 
@@ -415,6 +423,10 @@ def adjudicate(
         The submission's number in its family, when there is no history to count.
     now
         When the adjudication happened (recorded, never used in a computation).
+    workers, executor
+        Where the resample blocks are evaluated: ``workers`` threads here, or an
+        :class:`~adjudicator.resampling.Executor` (a Dask cluster through
+        :mod:`adjudicator.compute`). The result is the same bits either way.
 
     Returns
     -------
@@ -441,7 +453,7 @@ def adjudicate(
     assert alpha is not None
     # (3)-(7) paired bootstrap with its own seed
     resampled, est = _resample(protocol, submission, baselines, decide_at=alpha,
-                               workers=workers, progress=progress)
+                               workers=workers, executor=executor, progress=progress)
     reps = resampled.replicates.resamples
     criteria: list[Criterion] = []
     metric = protocol.metric.name
