@@ -16,6 +16,10 @@ setting                           default
 ``reports_dir``                   ``reports`` (relative to the working directory)
 ``dask_scheduler``                none: compute in process
 ``workers``                       threads over resample blocks in process (1)
+``service_compute``               ``process``: where the service's worker adjudicates
+                                  (``process``; ``blocks``: here, its resample blocks on
+                                  the Dask cluster; ``adjudications``: each one a task on
+                                  the cluster; both need ``dask_scheduler``)
 ``max_upload_bytes``              2 GiB
 ================================  =============================================================
 """
@@ -23,8 +27,9 @@ setting                           default
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigurationError
@@ -46,6 +51,11 @@ class Settings(BaseSettings):
         default=None, description="tcp://host:port of a dask.distributed scheduler"
     )
     workers: int = Field(default=1, ge=1, le=256)
+    service_compute: Literal["process", "blocks", "adjudications"] = Field(
+        default="process",
+        description="where the service's worker adjudicates: process, blocks (resample "
+        "blocks on the Dask cluster) or adjudications (each one a task on the cluster)",
+    )
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
 
     @field_validator("dask_scheduler")
@@ -53,6 +63,13 @@ class Settings(BaseSettings):
     def _scheduler(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("tcp://", "tls://", "inproc://")):
             raise ValueError("must be an address like tcp://host:8786")
+        return v
+
+    @field_validator("service_compute")
+    @classmethod
+    def _cluster_named(cls, v: str, info: ValidationInfo) -> str:
+        if v != "process" and info.data.get("dask_scheduler") is None:
+            raise ValueError(f"{v!r} needs a Dask scheduler (dask_scheduler)")
         return v
 
     @property
