@@ -148,7 +148,7 @@ def main() -> None:
             dtext = "" if diag is None or diag["sampler"] == "independent" else (
                 f"r_hat {diag['r_hat']:.3f} ess {diag['ess_bulk']:.0f}/{diag['ess_tail']:.0f}"
                 f" div {diag['divergences']}")
-            print(f"{case:<22}{sampler:<9}{r['cold']:>9.2f}{r['warm']:>9.2f}  {verdict:<10}"
+            print(f"{case:<22}{sampler:<9}{r['cold']:>9.2f}{r['warm']:>9.2f}  {verdict:<11}"
                   f"{dtext}", flush=True)
 
 
