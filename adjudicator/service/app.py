@@ -114,6 +114,9 @@ def create_app(
     app.state.worker_wake = jobs.wake
     app.include_router(router)
     app.include_router(leaderboard_router)  # /challenges/{c}/leaderboard/public, /final
+    from ..web import mount as mount_pages  # the web pages: /web/..., and / redirecting there
+
+    mount_pages(app)
 
     @app.middleware("http")
     async def _refuse_nul(request: Request, call_next: Any) -> Any:
