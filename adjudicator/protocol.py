@@ -215,13 +215,18 @@ class _MetricBase(_Strict):
 class PlainMetric(_MetricBase):
     """A metric with no options."""
 
-    name: Literal["auroc", "auprc", "brier", "log_loss", "harrell_c", "rmse", "mae"]
+    name: Literal["auroc", "auprc", "brier", "log_loss", "harrell_c", "rmse", "mae"] = Field(
+        description="auroc, auprc, brier, log_loss (binary); harrell_c (survival); rmse, mae "
+        "(regression)"
+    )
 
 
 class UnoC(_MetricBase):
     """Uno's IPCW C-index."""
 
-    name: Literal["uno_c"]
+    name: Literal["uno_c"] = Field(
+        description="uno_c: Uno's C-index, inverse-probability-of-censoring weighted (survival)"
+    )
     truncation: float | None = Field(
         default=None,
         description="truncation time tau: only pairs whose earlier time is below tau "
@@ -242,7 +247,10 @@ class UnoC(_MetricBase):
 class Correlation(_MetricBase):
     """Pearson, Spearman, or the mean over units of the Pearson correlation across rows."""
 
-    name: Literal["pearson", "spearman", "per_unit_pearson_mean"]
+    name: Literal["pearson", "spearman", "per_unit_pearson_mean"] = Field(
+        description="pearson, spearman: over all rows; per_unit_pearson_mean: the Pearson "
+        "correlation across the rows of each unit (task.keys), averaged over units (regression)"
+    )
     constant: Literal["error", "zero"] = Field(
         default="error",
         description="what a constant vector's correlation counts as: an input error, or 0",
@@ -252,7 +260,9 @@ class Correlation(_MetricBase):
 class SetMetric(_MetricBase):
     """Precision, recall or F1 of predicted sets."""
 
-    name: Literal["set_precision", "set_recall", "set_f1"]
+    name: Literal["set_precision", "set_recall", "set_f1"] = Field(
+        description="set_precision, set_recall, set_f1 of the predicted elements (sets)"
+    )
     average: Literal["micro", "macro"] = Field(
         default="micro",
         description="micro: pool counts over units; macro: mean of per-unit values",
@@ -265,7 +275,9 @@ class SetMetric(_MetricBase):
 class MeanScore(_MetricBase):
     """The mean of per-unit scores supplied by an external harness."""
 
-    name: Literal["mean_score"]
+    name: Literal["mean_score"] = Field(
+        description="mean_score: the mean of one score per unit, computed outside (scores)"
+    )
     higher_is_better_: bool = Field(
         default=True, alias="higher_is_better", description="direction of the score"
     )
@@ -330,7 +342,10 @@ class Resampling(_Strict):
 class Baseline(_Strict):
     """A reference entry the submission must beat by ``margin`` (in metric units)."""
 
-    name: Slug
+    name: Slug = Field(
+        description="the baseline's name (lower-case letters, digits, . _ -); its predictions "
+        "are supplied under this name"
+    )
     margin: float = Field(default=0.0, description="required improvement over the baseline")
 
     @field_validator("margin", mode="before")
@@ -347,7 +362,11 @@ class Threshold(_Strict):
     absolute: float | None = Field(
         default=None, description="the metric must exceed this (fall below, if lower is better)"
     )
-    baselines: Annotated[tuple[Baseline, ...], _AsTuple] = Field(default=())
+    baselines: Annotated[tuple[Baseline, ...], _AsTuple] = Field(
+        default=(),
+        description="reference entries to beat, each by its margin (paired resampling); "
+        "names must not repeat",
+    )
 
     @field_validator("absolute", mode="before")
     @classmethod
@@ -422,15 +441,27 @@ class Multiplicity(_Strict):
     family: Literal["team", "challenge"] = Field(
         default="team", description="team: each team's sequence; challenge: all submissions"
     )
-    rule: Literal["bonferroni", "geometric", "p-series", "list"] = Field(default="geometric")
+    rule: Literal["bonferroni", "geometric", "p-series", "list"] = Field(
+        default="geometric",
+        description="alpha spending over the family's submissions: bonferroni alpha / "
+        "max_submissions; geometric alpha (1-r) r^(k-1); p-series alpha 6 / (pi^2 k^2); "
+        "list: the preregistered alphas",
+    )
     ratio: float | None = Field(
         default=None, description="geometric only: alpha_k = alpha (1-r) r^(k-1); default 0.5"
     )
     alphas: Annotated[tuple[float, ...], _AsTuple] | None = Field(
         default=None, description="list only: alpha_k for k = 1, 2, ... (sum <= alpha)"
     )
-    max_submissions: int = Field(default=5, ge=1, le=100_000)
-    online_fdr: OnlineFDR | None = Field(default=None)
+    max_submissions: int = Field(
+        default=5, ge=1, le=100_000,
+        description="most submissions a family may make; the next one is refused (no alpha "
+        "left to spend)",
+    )
+    online_fdr: OnlineFDR | None = Field(
+        default=None,
+        description="online false discovery rate control of progress claims (absent: none)",
+    )
 
     @field_validator("alpha")
     @classmethod
@@ -479,7 +510,10 @@ class Multiplicity(_Strict):
 class Prior(_Strict):
     """A preregistered prior for the PyMC models, on the scale of the metric difference."""
 
-    name: Slug = "default"
+    name: Slug = Field(
+        default="default",
+        description="the prior's name in reports (lower-case letters, digits, . _ -)",
+    )
     mean_scale: float = Field(
         default=1.0,
         description="sd of the normal prior on the mean difference, in units of `scale`",
@@ -543,7 +577,10 @@ class Bayes(_Strict):
     """The Bayesian comparison of the entry with every baseline."""
 
     model: Literal["bayesian-bootstrap", "correlated-t", "hierarchical"] = Field(
-        default="bayesian-bootstrap"
+        default="bayesian-bootstrap",
+        description="bayesian-bootstrap: Dirichlet weights over units, any metric; "
+        "correlated-t: Student-t model of per-unit (or per-fold) differences; hierarchical: "
+        "partial pooling of per-stratum differences",
     )
     rope: float = Field(
         default=0.0, ge=0, description="half-width of the region of practical equivalence"
@@ -572,8 +609,16 @@ class Bayes(_Strict):
         description="correlated-t: Nadeau-Bengio correlation (test share of a fold); "
         "default 0 for per-unit differences",
     )
-    priors: Annotated[tuple[Prior, ...], _AsTuple] = Field(default=(Prior(),))
-    diagnostics: Diagnostics = Field(default=Diagnostics())
+    priors: Annotated[tuple[Prior, ...], _AsTuple] = Field(
+        default=(Prior(),),
+        description="PyMC models: one or more preregistered priors; the criterion passes "
+        "only if it passes under every one",
+    )
+    diagnostics: Diagnostics = Field(
+        default=Diagnostics(),
+        description="bounds on the sampler diagnostics; a criterion whose sampler fails them "
+        "is INCONCLUSIVE",
+    )
 
     @field_validator("min_probability")
     @classmethod
@@ -904,16 +949,28 @@ class Protocol(_Strict):
     """A validated, frozen preregistered protocol. Build with :func:`load_protocol`."""
 
     adjudicator: Literal["protocol/v1"] = Field(description="format marker: protocol/v1")
-    id: Slug
-    version: int = Field(ge=1, le=1_000_000)
-    title: Annotated[str, Field(min_length=1, max_length=300)]
-    summary: Text = ""
-    task: Task
-    metric: Metric
-    resampling: Resampling = Field(default=Resampling())
-    threshold: Threshold
-    multiplicity: Multiplicity = Field(default=Multiplicity())
-    bayes: Bayes | None = Field(default=None)
+    id: Slug = Field(description="the protocol's name (lower-case letters, digits, . _ -)")
+    version: int = Field(
+        ge=1, le=1_000_000, description="version of this id; a changed protocol is a new version"
+    )
+    title: Annotated[str, Field(min_length=1, max_length=300,
+                                description="one line shown in reports and on the challenge "
+                                "page")]
+    summary: Text = Field(default="", description="free text: the challenge in a few "
+                          "paragraphs")
+    task: Task = Field(description="what is predicted and where the columns are")
+    metric: Metric = Field(description="the metric, chosen by its name; some take options")
+    resampling: Resampling = Field(
+        default=Resampling(), description="bootstrap interval and p-values"
+    )
+    threshold: Threshold = Field(description="the criteria an entry must pass to be certified")
+    multiplicity: Multiplicity = Field(
+        default=Multiplicity(), description="alpha per submission of a family"
+    )
+    bayes: Bayes | None = Field(
+        default=None,
+        description="the Bayesian comparison with every baseline (absent: none)",
+    )
     submission: SubmissionSpec = Field(
         default=SubmissionSpec(), exclude_if=_predictions_only,
         description="how teams submit (absent: predictions files); the default block "
