@@ -8,7 +8,10 @@ write ``result.json``; ``now`` is an argument. The steps, in order:
 
 1. Check the inputs fit together: every baseline the protocol names is given, all tables
    share the truth's units, and the submission's place in its family (``sequence``) is
-   within ``multiplicity.max_submissions`` (otherwise :class:`MultiplicityError`).
+   within ``multiplicity.max_submissions`` (otherwise :class:`MultiplicityError`). A
+   protocol with a ``leaderboard`` block is adjudicated on its certification units only
+   (:func:`adjudicator.leaderboard.certification_table`, for the entry and every
+   baseline): the split is then a required argument, and the result records the part.
 2. Fix alpha_k for this submission from the preregistered spending rule, before any score.
 3. Derive the seed from (protocol digest, submission digest, "bootstrap").
 4. Paired bootstrap: the entry and every baseline are evaluated on the same weights.
@@ -33,6 +36,7 @@ from typing import Protocol as TypingProtocol
 
 import numpy as np
 
+from . import leaderboard as lb
 from . import multiplicity as mult
 from .decision import Criterion, Verdict, decide, frequentist_criterion
 from .errors import ComputationError, InputError
@@ -174,12 +178,14 @@ class AdjudicationResult:
     adjudicated_at: str
     #: the Bayesian results (adjudicator.bayes.BayesResult), with their InferenceData
     bayes_results: tuple[Any, ...] = field(default=(), repr=False)
+    #: the part of the units adjudicated, for a protocol with a leaderboard block
+    certification: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``result.json`` document (``adjudicator result schema`` describes it)."""
         p, e = self.protocol, self.resampled.entry
         rep = dict(e.replicates)
-        return {
+        doc: dict[str, Any] = {
             "adjudicator": RESULT_FORMAT,
             "verdict": self.verdict.outcome.value,
             "reasons": list(self.verdict.reasons),
@@ -226,6 +232,9 @@ class AdjudicationResult:
             },
             "timestamps": {"adjudicated_at": self.adjudicated_at},
         }
+        if self.certification is not None:  # only then, so other results keep their bytes
+            doc["certification"] = dict(self.certification)
+        return doc
 
 
 # -- the resampling shared by score() and adjudicate() -------------------------------------
@@ -392,6 +401,59 @@ def _sequence(protocol: Protocol, history: Sequence[HistoryItem], sequence: int 
     return k
 
 
+@dataclass(frozen=True)
+class _Part:
+    """A read submission (or the truth) seen on the certification units only."""
+
+    digest: str
+    table: Table
+
+
+@dataclass(frozen=True)
+class _PartTruth:
+    digest: str
+    n_units: int
+    summary: Mapping[str, Any]
+
+
+def _part_summary(truth: _Committed, table: Table, split: lb.Split) -> dict[str, Any]:
+    """The truth summary of the certification part (never the counts of the other part)."""
+    kind = table.kind
+    rows = len(table.row_unit)
+    out: dict[str, Any] = {"kind": kind}
+    if kind == "binary":
+        pos = int(np.count_nonzero(table["y"]))
+        out.update(positives=pos, negatives=rows - pos, prevalence=pos / rows if rows else None)
+    elif kind == "survival":
+        ev = int(np.count_nonzero(table["event"]))
+        out.update(events=ev, censored=rows - ev,
+                   censoring_share=1 - ev / rows if rows else None)
+    names = list(dict(truth.summary).get("strata") or {})
+    if table.strata is not None and names:
+        counts = np.bincount(table.strata, minlength=len(names))
+        out["strata"] = {n: int(c) for n, c in zip(names, counts, strict=False)}
+    out.update(rows=rows, units=table.n_units, part=split.certify_on,
+               units_total=int(len(split.units)))
+    return out
+
+
+def _certification_part(
+    protocol: Protocol, truth: _Committed, submission: _Scored,
+    baselines: Mapping[str, _Scored], split: Any,
+) -> tuple[_Committed, _Scored, dict[str, _Scored], dict[str, Any]]:
+    """The entry, baselines and truth restricted to the split's certification units."""
+    entry = _Part(submission.digest, lb.certification_table(protocol, split,
+                                                            submission.table))
+    parts: dict[str, _Scored] = {
+        n: _Part(b.digest, lb.certification_table(protocol, split, b.table))
+        for n, b in baselines.items()}
+    part_truth = _PartTruth(truth.digest, entry.table.n_units,
+                            _part_summary(truth, entry.table, split))
+    info = {"part": split.certify_on, "split_digest": split.digest,
+            "n_units": entry.table.n_units, "units_total": int(len(split.units))}
+    return part_truth, entry, parts, info
+
+
 def adjudicate(
     protocol: Protocol,
     truth: _Committed,
@@ -405,6 +467,7 @@ def adjudicate(
     now: datetime | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    split: lb.Split | None = None,
     executor: Executor | None = None,
 ) -> AdjudicationResult:
     """Adjudicate one submission by the protocol, and only the protocol.
@@ -427,6 +490,12 @@ def adjudicate(
         Where the resample blocks are evaluated: ``workers`` threads here, or an
         :class:`~adjudicator.resampling.Executor` (a Dask cluster through
         :mod:`adjudicator.compute`). The result is the same bits either way.
+    split
+        The public/private split (:func:`adjudicator.leaderboard.split_units`); required
+        exactly when the protocol has a ``leaderboard`` block. The entry and every
+        baseline are then scored on the certification units only (the private part, or
+        all with ``certify_on: all``): the units the public board showed never decide a
+        prize, and the result records the part in ``certification``.
 
     Returns
     -------
@@ -442,6 +511,17 @@ def adjudicate(
     unknown = sorted(set(baselines) - set(needed))
     if unknown:
         raise InputError(f"baselines not in the protocol: {', '.join(unknown)}")
+    certification = None
+    if protocol.leaderboard is not None:
+        if split is None:
+            raise InputError(
+                "the protocol preregisters a public leaderboard: adjudication reads only its "
+                "certification units, so the split is needed "
+                "(adjudicator.leaderboard.split_units)")
+        truth, submission, baselines, certification = _certification_part(
+            protocol, truth, submission, baselines, split)
+    elif split is not None:
+        raise InputError("a split was given, but the protocol has no leaderboard block")
     items = tuple(
         h if isinstance(h, HistoryItem) else HistoryItem.from_mapping(h, f"history[{i}]")
         for i, h in enumerate(history)
@@ -498,6 +578,7 @@ def adjudicate(
         n_units=submission.table.n_units, submission_digest=submission.digest, team=team,
         name=name, verdict=verdict, estimate=est["estimate"], resampled=resampled,
         budget=budget, history=items, adjudicated_at=stamp, bayes_results=bayes_results,
+        certification=certification,
     )
 
 

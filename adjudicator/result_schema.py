@@ -100,6 +100,15 @@ class Reproducibility(_Closed):
     code_version: str
 
 
+class CertificationPart(_Closed):
+    part: Literal["private", "all"] = Field(description="the units adjudicated: the "
+                                            "private part, or all (leaderboard.certify_on)")
+    split_digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$",
+                              description="the public/private split (its ledger digest)")
+    n_units: int = Field(description="units adjudicated")
+    units_total: int = Field(description="units of the committed truth")
+
+
 class ResultV1(_Closed):
     """One adjudication: verdict, evidence and everything needed to reproduce it."""
 
@@ -120,6 +129,13 @@ class ResultV1(_Closed):
     bayes: dict[str, Any] | None
     reproducibility: Reproducibility
     timestamps: dict[str, str] = Field(description="the only fields that change on re-run")
+    run: dict[str, Any] | None = Field(
+        default=None, description="model to data: the sandboxed run that wrote the "
+        "predictions (adjudicator-run/v1 without logs: digests of protocol, code, runtime, "
+        "inputs and output, usage, limits); its usage and start time differ between runs")
+    certification: CertificationPart | None = Field(
+        default=None, description="present for a protocol with a leaderboard block: "
+        "estimate, interval and verdict read only these units")
 
 
 def result_schema() -> dict[str, Any]:
