@@ -146,6 +146,21 @@ ProtocolOpt = Annotated[Path, typer.Option("--protocol", "-p", help="the protoco
 TruthOpt = Annotated[
     Path, typer.Option("--truth", "-t", help="the sequestered truth (CSV or Parquet)")
 ]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", metavar="ADDRESS",
+                 help="a Dask scheduler (tcp://host:8786): the resample blocks run on its "
+                      "cluster, with the same result (default $ADJUDICATOR_DASK_SCHEDULER; "
+                      "none: in this process)"),
+]
+
+
+def _compute(scheduler: str | None) -> Any:
+    """Where the heavy work runs (adjudicator.compute), from --scheduler and the settings."""
+    from .compute import Compute
+    from .settings import load_settings
+
+    return Compute.from_settings(load_settings(dask_scheduler=scheduler))
 
 
 def _parse_baselines(items: list[str]) -> dict[str, Path]:
@@ -217,13 +232,13 @@ def score_cmd(
         list[str], typer.Option("--baseline", "-b", help="NAME=FILE, repeatable")
     ] = [],  # noqa: B006 - typer reads the default
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Score a submission: the metric, its interval and each threshold's p-value.
 
     No verdict and no alpha: this is what a participant audits. The interval and the
     p-values use the protocol's resampling; the seed comes from the digests.
     """
-    from .adjudication import score
     from .data import read_submission, read_truth
 
     baseline_files = _parse_baselines(baseline)  # usage errors before any reading
@@ -231,7 +246,8 @@ def score_cmd(
     t = read_truth(p, truth)
     s = read_submission(p, predictions, t)
     bl = {n: read_submission(p, f, t) for n, f in baseline_files.items()}
-    result = score(p, t, s, baselines=bl).to_dict()
+    with _compute(scheduler) as compute:
+        result = compute.score(p, t, s, baselines=bl).to_dict()
     if as_json:
         _echo_json(result)
         return
@@ -269,6 +285,7 @@ def adjudicate_cmd(
         Path | None,
         typer.Option(help="signing identity folder (default $ADJUDICATOR_HOME/keys)"),
     ] = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Adjudicate a submission by the protocol: DIR/result.json and a signed DIR/report.pdf.
 
@@ -276,7 +293,6 @@ def adjudicate_cmd(
     detached minisign signature report.pdf.minisig). Exit 0 whenever the adjudication ran,
     whatever the verdict; 2 for bad input.
     """
-    from .adjudication import adjudicate
     from .data import read_submission, read_truth
 
     baseline_files = _parse_baselines(baseline)  # usage errors before any reading
@@ -286,9 +302,11 @@ def adjudicate_cmd(
     t = read_truth(p, truth)
     s = read_submission(p, submission, t)
     bl = {n: read_submission(p, f, t) for n, f in baseline_files.items()}
-    typer.echo(f"adjudicating {submission} under {p.id} v{p.version}", err=True)
-    result = adjudicate(p, t, s, baselines=bl, history=past, team=team,
-                        name=submission.name, progress=_progress)
+    with _compute(scheduler) as compute:
+        typer.echo(f"adjudicating {submission} under {p.id} v{p.version}"
+                   + ("" if compute.where == "process" else f" on {compute.where}"), err=True)
+        result = compute.adjudicate(p, t, s, baselines=bl, history=past, team=team,
+                                    name=submission.name, progress=_progress)
     doc = result.to_dict()
     data = _result_bytes(doc)
     _write_atomic(out / "result.json", data)

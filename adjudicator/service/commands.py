@@ -59,6 +59,15 @@ def serve(
         help="seconds a job stays claimed without a heartbeat (a crashed worker's jobs "
              "are taken over after it)")] = 60.0,
     worker: Annotated[bool, typer.Option(help="run the background worker")] = True,
+    scheduler: Annotated[str | None, typer.Option(
+        metavar="ADDRESS",
+        help="a Dask scheduler (tcp://host:8786) for --compute blocks or adjudications "
+             "(default $ADJUDICATOR_DASK_SCHEDULER)")] = None,
+    compute: Annotated[str | None, typer.Option(
+        metavar="WHERE",
+        help="where the worker adjudicates: process (default), blocks (resample blocks on "
+             "the cluster) or adjudications (each one a task on the cluster) "
+             "(default $ADJUDICATOR_SERVICE_COMPUTE)")] = None,
 ) -> None:
     """Run the HTTP service (OpenAPI at /openapi.json); migrations run on start."""
     import uvicorn
@@ -66,7 +75,8 @@ def serve(
     from ..settings import load_settings
     from .app import create_app
 
-    app = create_app(load_settings(), worker=worker, lease=job_lease)
+    settings = load_settings(dask_scheduler=scheduler, service_compute=compute)
+    app = create_app(settings, worker=worker, lease=job_lease)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

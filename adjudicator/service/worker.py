@@ -13,8 +13,9 @@ Errors: an :class:`~adjudicator.errors.AdjudicatorError` (bad input, undefined s
 no alpha left) is the answer for that submission: the submission is marked ``failed`` with
 the message. Anything else is retried, up to ``max_attempts`` claims.
 
-Where the heavy work runs is one function, :meth:`Worker.execute`; running it on a Dask
-cluster through :mod:`adjudicator.compute` is a change there only.
+Where an adjudication runs is :attr:`Worker.compute` (:mod:`adjudicator.compute`): in this
+process by default, or on a Dask cluster (setting ``service_compute``: its resample blocks,
+or the whole adjudication as one task), with the same result.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class Worker:
         self.lease = lease
         self.poll = poll
         self.max_attempts = max_attempts
+        #: where adjudications run (:class:`adjudicator.compute.Compute`); None: from the
+        #: settings (``service_compute``, ``dask_scheduler``) on first use
+        self.compute: Any = None
+        self._compute_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,6 +106,10 @@ class Worker:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        with self._compute_lock:
+            if self.compute is not None:
+                self.compute.close()
+                self.compute = None
 
     def wake(self) -> None:
         """Tell the loop there may be work (it also polls)."""
@@ -209,7 +218,7 @@ class Worker:
         runners[claim.kind](claim)
 
     def _adjudicate(self, claim: _Claim) -> None:
-        from ..adjudication import HistoryItem, adjudicate
+        from ..adjudication import HistoryItem
         from ..data import read_submission
         from .validation import read_sealed_truth
 
@@ -242,9 +251,9 @@ class Worker:
         if [h.sequence for h in earlier] == list(range(1, sub.sequence)):
             history = [HistoryItem(h.sequence, float(h.alpha_k or 0.0), str(h.verdict),
                                    h.digest) for h in earlier]
-        result = adjudicate(protocol, truth, entry, baselines=read_baselines,
-                            history=history, sequence=sub.sequence, team=team,
-                            name=sub.name, now=rt.now(), workers=rt.settings.workers)
+        result = self._place_adjudication(
+            protocol, truth, entry, baselines=read_baselines, history=history,
+            sequence=sub.sequence, team=team, name=sub.name, now=rt.now())
         doc = result.to_dict()
         data = (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
                 + "\n").encode()
@@ -284,6 +293,27 @@ class Worker:
             s.result_sha256, s.adjudicated_at, s.adjudicated_seq = result_sha, at, seq
             s.posteriors = json.dumps({k: v[0] for k, v in posteriors.items()}) or None
             job.status, job.finished_at, job.error = "done", at, None
+
+    def _place_adjudication(self, *args: Any, **kwargs: Any) -> Any:
+        """``adjudicate(*args, **kwargs)`` where :attr:`compute` says. A cluster that
+        cannot be reached or runs other package versions is not the submission's fault:
+        a RuntimeError, so the job is retried (and fails after ``max_attempts``)."""
+        from ..compute import Compute
+        from ..errors import ConfigurationError
+
+        s = self.rt.settings
+        try:
+            with self._compute_lock:
+                if self.compute is None:
+                    if s.service_compute == "process" or s.dask_scheduler is None:
+                        self.compute = Compute.in_process(s.workers)
+                    else:
+                        self.compute = Compute.connect(s.dask_scheduler,
+                                                       unit=s.service_compute)
+                compute = self.compute
+            return compute.adjudicate(*args, **kwargs)
+        except ConfigurationError as exc:
+            raise RuntimeError(f"compute ({s.service_compute}): {exc}") from exc
 
     def _identity(self) -> Any:
         from ..errors import ConfigurationError
