@@ -51,6 +51,7 @@ __all__ = [
     "Diagnostics",
     "Leaderboard",
     "LeaderboardFeedback",
+    "Publication",
     "load_protocol",
     "parse_protocol",
     "protocol_schema",
@@ -934,8 +935,24 @@ class Leaderboard(_Strict):
         return v
 
 
+class Publication(_Strict):
+    """How the open results name the teams once the window closes (every adjudication of
+    every team is published then, failures included)."""
+
+    teams: Literal["named", "pseudonymous"] = Field(
+        default="named",
+        description="named: each result carries its team's name; pseudonymous: a stable "
+        "pseudonym per team and challenge (HMAC of the team under the service's key), in "
+        "the ledger, the results and the reports alike, and no submission names",
+    )
+
+
 def _is_none(value: Any) -> bool:
     return value is None
+
+
+def _named(value: Any) -> bool:
+    return isinstance(value, Publication) and value == Publication()
 
 
 def _predictions_only(value: Any) -> bool:
@@ -979,6 +996,11 @@ class Protocol(_Strict):
     leaderboard: Leaderboard | None = Field(
         default=None, exclude_if=_is_none,
         description="the public leaderboard (absent: no public board); an absent block "
+        "leaves the canonical JSON, and so the digest, as it was",
+    )
+    publication: Publication = Field(
+        default=Publication(), exclude_if=_named,
+        description="how the open results name teams (absent: by name); the default block "
         "leaves the canonical JSON, and so the digest, as it was",
     )
 
