@@ -230,7 +230,7 @@ class UnoC(_MetricBase):
     )
     truncation: float | None = Field(
         default=None,
-        description="truncation time tau: only pairs whose earlier time is below tau "
+        description="truncation time tau (> 0): only pairs whose earlier time is below tau "
         "count; default none (every comparable pair, as scikit-survival's tau=None)",
     )
 
@@ -305,7 +305,7 @@ class Resampling(_Strict):
     resamples: int = Field(
         default=10_000, ge=200, le=10_000_000, description="bootstrap resamples B"
     )
-    confidence: float = Field(default=0.95, description="two-sided confidence level")
+    confidence: float = Field(default=0.95, description="two-sided confidence level, in (0, 1)")
     max_resamples: int | None = Field(
         default=None,
         ge=200,
@@ -396,7 +396,7 @@ class OnlineFDR(_Strict):
         "lond: LOND in its version for arbitrary dependence (as when every submission is "
         "scored on one test set)",
     )
-    alpha: float = Field(default=0.05, description="target FDR")
+    alpha: float = Field(default=0.05, description="target FDR, in (0, 1)")
     initial_wealth: float | None = Field(
         default=None,
         description="lord++ only: initial wealth W0 in (0, alpha] (default alpha / 2)",
@@ -438,7 +438,8 @@ class OnlineFDR(_Strict):
 class Multiplicity(_Strict):
     """How alpha is spent over the submissions of a family."""
 
-    alpha: float = Field(default=0.05, description="family-wise error rate of the family")
+    alpha: float = Field(default=0.05, description="family-wise error rate of the family, in "
+                         "(0, 1)")
     family: Literal["team", "challenge"] = Field(
         default="team", description="team: each team's sequence; challenge: all submissions"
     )
@@ -449,10 +450,13 @@ class Multiplicity(_Strict):
         "list: the preregistered alphas",
     )
     ratio: float | None = Field(
-        default=None, description="geometric only: alpha_k = alpha (1-r) r^(k-1); default 0.5"
+        default=None,
+        description="geometric only: r in (0, 1), alpha_k = alpha (1-r) r^(k-1); default 0.5"
     )
     alphas: Annotated[tuple[float, ...], _AsTuple] | None = Field(
-        default=None, description="list only: alpha_k for k = 1, 2, ... (sum <= alpha)"
+        default=None,
+        description="list only: alpha_k for k = 1, 2, ... (each > 0, sum <= alpha, at least "
+        "max_submissions of them)"
     )
     max_submissions: int = Field(
         default=5, ge=1, le=100_000,
@@ -517,11 +521,12 @@ class Prior(_Strict):
     )
     mean_scale: float = Field(
         default=1.0,
-        description="sd of the normal prior on the mean difference, in units of `scale`",
+        description="sd of the normal prior on the mean difference, in units of `scale` (> 0)",
     )
     sd_scale: float = Field(
         default=1.0,
-        description="sd of the half-normal prior on spreads (sigma, tau), in units of `scale`",
+        description="sd of the half-normal prior on spreads (sigma, tau), in units of `scale` "
+        "(> 0)",
     )
     scale: Literal["data", "metric"] = Field(
         default="data",
@@ -542,14 +547,14 @@ class Prior(_Strict):
 class Diagnostics(_Strict):
     """Sampler diagnostics that gate a Bayesian criterion."""
 
-    max_r_hat: float = Field(default=1.01, description="largest R-hat of any parameter")
+    max_r_hat: float = Field(default=1.01, description="largest R-hat of any parameter (>= 1)")
     min_ess_bulk: int = Field(default=400, ge=1, description="smallest bulk ESS")
     min_ess_tail: int = Field(default=400, ge=1, description="smallest tail ESS")
     max_divergences: int = Field(default=0, ge=0, description="most divergent transitions")
     monte_carlo_z: float = Field(
         default=2.576,
         description="a decision is INCONCLUSIVE when |P - min_probability| <= "
-        "monte_carlo_z x the Monte Carlo standard error of P",
+        "monte_carlo_z x the Monte Carlo standard error of P (>= 0)",
     )
 
     @field_validator("max_r_hat", "monte_carlo_z", mode="before")
@@ -587,7 +592,8 @@ class Bayes(_Strict):
         default=0.0, ge=0, description="half-width of the region of practical equivalence"
     )
     min_probability: float = Field(
-        default=0.95, description="P(entry minus baseline > margin) needed to pass"
+        default=0.95,
+        description="P(entry minus baseline > margin) needed to pass, in [0.5, 1)"
     )
     draws: int = Field(
         default=4000, ge=100, le=1_000_000,
@@ -597,8 +603,8 @@ class Bayes(_Strict):
     tune: int = Field(default=1000, ge=1, le=100_000, description="PyMC models: tuning "
                       "steps per chain")
     target_accept: float = Field(
-        default=0.9, description="PyMC models: the NUTS step-size adaptation target; raise it "
-        "(e.g. 0.99) when divergences gate the criterion"
+        default=0.9, description="PyMC models: the NUTS step-size adaptation target, in "
+        "[0.5, 1); raise it (e.g. 0.99) when divergences gate the criterion"
     )
     target: Literal["population", "new-stratum"] = Field(
         default="population",
@@ -607,8 +613,8 @@ class Bayes(_Strict):
     )
     rho: float | None = Field(
         default=None,
-        description="correlated-t: Nadeau-Bengio correlation (test share of a fold); "
-        "default 0 for per-unit differences",
+        description="correlated-t: Nadeau-Bengio correlation (test share of a fold), in "
+        "[0, 1); default 0 for per-unit differences",
     )
     priors: Annotated[tuple[Prior, ...], _AsTuple] = Field(
         default=(Prior(),),
@@ -822,17 +828,19 @@ class LeaderboardFeedback(_Strict):
         "`threshold`, then the holdout score plus Laplace noise, at most `budget` times"
     )
     step: float | None = Field(
-        default=None, description="ladder only, required: the step eta, in metric units"
+        default=None,
+        description="ladder only, required: the step eta (> 0), in metric units"
     )
     threshold: float | None = Field(
         default=None,
-        description="thresholdout only, required: T, in metric units; set it above the "
+        description="thresholdout only, required: T (> 0), in metric units; set it above the "
         "natural spread of the train-holdout difference (about 3 sd), or honest entries "
         "spend the budget",
     )
     noise: float | None = Field(
         default=None,
-        description="thresholdout only, required: sigma; answers get Laplace(sigma) noise, "
+        description="thresholdout only, required: sigma (> 0); answers get Laplace(sigma) "
+        "noise, "
         "the threshold Laplace(2 sigma), each comparison Laplace(4 sigma)",
     )
     budget: int | None = Field(
@@ -842,13 +850,13 @@ class LeaderboardFeedback(_Strict):
     )
     holdout_fraction: float | None = Field(
         default=None,
-        description="thresholdout only: share of the public units that form the holdout "
-        "(default 0.5); the other public units give the training-side estimate",
+        description="thresholdout only: share of the public units that form the holdout, "
+        "in (0, 1) (default 0.5); the other public units give the training-side estimate",
     )
     resolution: float | None = Field(
         default=None,
         description="exact and thresholdout: shown scores are rounded to a multiple of this "
-        "(default 0.0001); the ladder rounds to its step",
+        "(> 0, default 0.0001); the ladder rounds to its step",
     )
 
     @field_validator("step", "threshold", "noise", "holdout_fraction", "resolution")
@@ -915,7 +923,7 @@ class Leaderboard(_Strict):
         default=3.0,
         description="final rankings: an entry is tied with a leader when the bootstrap "
         "Bayes factor K = (#resamples the leader is better) / (#resamples the entry is "
-        "better or equal) is at most this (DREAM challenges: 3)",
+        "better or equal) is at most this (>= 1; DREAM challenges: 3)",
     )
 
     @field_validator("public_fraction")
