@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-slow bench lint lock system-deps clean help
+.PHONY: demo test test-fast test-slow bench lint docs lock system-deps clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,6 +36,9 @@ bench: $(STAMP)  ## run every benchmark in benchmarks/ (ratios against the peers
 lint: $(STAMP)  ## ruff and the import contracts
 	$(BIN)/ruff check adjudicator tests benchmarks
 	$(BIN)/lint-imports
+
+docs: $(STAMP)  ## regenerate docs/protocol-reference.md and docs/cli.md (tests/test_docs.py checks them)
+	$(BIN)/python scripts/gen_docs.py
 
 lock: ## re-pin requirements.lock from the ranges in pyproject.toml (needs the network)
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
