@@ -1,8 +1,9 @@
 """An append-only, hash-chained event log hashed as Certificate Transparency does.
 
-Every event of a challenge (protocol registered, truth committed, window opened or closed,
-submission received, adjudication done, report issued) is a canonical-JSON *entry* appended
-to a Merkle log. The tree is RFC 6962 / RFC 9162's:
+Every event of a challenge (protocol registered, truth committed, inputs committed, window
+opened or closed, submission received, adjudication done, a submitted model's run failed,
+report issued) is a canonical-JSON *entry* appended to a Merkle log. The tree is RFC 6962 /
+RFC 9162's:
 
 * leaf hash ``MTH({d}) = SHA-256(0x00 || d)``;
 * interior node ``SHA-256(0x01 || left || right)``;
@@ -41,10 +42,12 @@ __all__ = [
 EVENT_TYPES = (
     "protocol_registered",
     "truth_committed",
+    "inputs_committed",
     "window_opened",
     "window_closed",
     "submission_received",
     "adjudication_done",
+    "run_failed",
     "report_issued",
 )
 

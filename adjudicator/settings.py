@@ -21,6 +21,9 @@ setting                           default
                                   the Dask cluster; ``adjudications``: each one a task on
                                   the cluster; both need ``dask_scheduler``)
 ``max_upload_bytes``              2 GiB
+``sandbox_dir``                   where code runs stage their files and the decrypted inputs
+                                  (``/dev/shm`` when writable, so they stay in memory; else
+                                  the system's temporary directory)
 ================================  =============================================================
 """
 
@@ -57,6 +60,9 @@ class Settings(BaseSettings):
         "blocks on the Dask cluster) or adjudications (each one a task on the cluster)",
     )
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    sandbox_dir: Path | None = Field(
+        default=None, description="staging of sandboxed runs (code, decrypted inputs)"
+    )
 
     @field_validator("dask_scheduler")
     @classmethod

@@ -285,6 +285,9 @@ def verify_records(session: Session) -> int:
         if c.truth_digest is not None or c.truth_seq is not None:
             _same(what, c.truth_seq, _event(session, c.truth_seq, what),
                   {"type": "truth_committed", "challenge": c.id, "truth": c.truth_digest})
+        if c.inputs_digest is not None or c.inputs_seq is not None:
+            _same(what, c.inputs_seq, _event(session, c.inputs_seq, what),
+                  {"type": "inputs_committed", "challenge": c.id, "inputs": c.inputs_digest})
         if c.opened_seq is not None:
             _same(what, c.opened_seq, _event(session, c.opened_seq, what),
                   {"type": "window_opened", "challenge": c.id, "order": c.order,
@@ -305,6 +308,9 @@ def verify_records(session: Session) -> int:
             _same(what, s.adjudicated_seq, _event(session, s.adjudicated_seq, what),
                   {"type": "adjudication_done", "submission": s.id, "verdict": s.verdict,
                    "result_sha256": s.result_sha256})
+        if s.run_seq is not None:
+            _same(what, s.run_seq, _event(session, s.run_seq, what),
+                  {"type": "run_failed", "submission": s.id, "submission_digest": s.digest})
         checked += 1
     for r in session.scalars(select(Report).order_by(Report.id)):
         what = f"reports row {r.id}"

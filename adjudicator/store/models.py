@@ -6,7 +6,8 @@ the service runs the migrations when it starts (:func:`adjudicator.store.open_da
 Conventions: times are ISO 8601 UTC text (``2026-11-29T10:00:00.000000Z``), the same on
 SQLite and PostgreSQL; digests are ``sha256:<hex>`` text; artifact addresses are the bare
 64-character hex sha256 of the stored bytes. No file content sits in the database, and the
-sequestered truth never does (only its sealed blob's address and its public digest).
+sequestered truth never does (only its sealed blob's address and its public digest), nor
+do the sequestered inputs of a model-to-data challenge.
 """
 
 from __future__ import annotations
@@ -124,6 +125,14 @@ class Challenge(Base):
     truth_n_units: Mapped[int | None] = mapped_column(Integer, nullable=True)
     truth_committed_at: Mapped[str | None] = mapped_column(_TIME, nullable=True)
     truth_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # model to data (protocol submission.mode: code): the sequestered inputs, sealed like
+    # the truth; inputs_digest is the public commitment (adjudicator-inputs/v1)
+    inputs_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifacts.sha256"),
+                                                      nullable=True)
+    inputs_digest: Mapped[str | None] = mapped_column(_DIGEST, nullable=True)
+    inputs_columns: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list
+    inputs_committed_at: Mapped[str | None] = mapped_column(_TIME, nullable=True)
+    inputs_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     opened_at: Mapped[str | None] = mapped_column(_TIME, nullable=True)
     opened_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     closed_at: Mapped[str | None] = mapped_column(_TIME, nullable=True)
@@ -182,6 +191,11 @@ class Submission(Base):
     adjudicated_at: Mapped[str | None] = mapped_column(_TIME, nullable=True)
     adjudicated_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # code submissions: the sealed full record of the last run (logs: committee only) and,
+    # when the run failed, its run_failed ledger entry
+    run_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifacts.sha256"),
+                                                   nullable=True)
+    run_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Report(Base):

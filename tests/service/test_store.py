@@ -27,6 +27,7 @@ from adjudicator.store import (
 from adjudicator.store.database import HEAD_REVISION
 from adjudicator.store.keys import ledger_key, truth_key
 from adjudicator.store.ledger import frontier_append, frontier_root
+from adjudicator.store.sealing import INPUTS
 
 from .conftest import make_settings
 
@@ -129,6 +130,11 @@ def test_sealing():
         Sealer(os.urandom(32)).open(blob)
     with pytest.raises(VerificationError):
         sealer.open(b"plain text")
+    # a blob sealed for one purpose does not open as another (sealed inputs are no truth)
+    inputs = sealer.seal(b"features", purpose=INPUTS)
+    assert sealer.open(inputs, purpose=INPUTS) == b"features"
+    with pytest.raises(VerificationError, match="another purpose"):
+        sealer.open(inputs)
 
 
 def test_key_files(tmp_path):
