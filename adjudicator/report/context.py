@@ -297,6 +297,34 @@ def _submission(result: Mapping[str, Any]) -> dict[str, Any]:
             "received_at": _text(s.get("received_at"))}
 
 
+def _run(result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Model to data: the sandboxed run that wrote the predictions (None for an upload)."""
+    run = result.get("run")
+    if not isinstance(run, Mapping):
+        return None
+    digests = _map(run.get("digests"))
+    usage = _map(run.get("usage"))
+    sandbox = _map(run.get("sandbox"))
+    return {
+        "format": _text(run.get("format")),
+        "status": _text(run.get("status")),
+        "reason": _text(run.get("reason")),
+        "digests": [{"name": name, "value": _text(digests.get(key))} for name, key in (
+            ("code", "code"), ("runtime", "runtime"), ("inputs", "inputs"),
+            ("inputs file", "inputs_file"), ("predictions file", "output"))
+            if digests.get(key) is not None],
+        "usage": {"wall_seconds": _num(usage.get("wall_seconds")),
+                  "cpu_seconds": _num(usage.get("cpu_seconds")),
+                  "max_rss_mb": _num(usage.get("max_rss_mb"))},
+        "limits": [{"name": str(k).replace("_", " "), "value": _plain(v)}
+                   for k, v in _map(run.get("limits")).items()],
+        "sandbox": [{"name": str(k), "value": _plain(v)} for k, v in sandbox.items()
+                    if v is not None],
+        "exit_status": run.get("exit_status"),
+        "started_at": _text(run.get("started_at")),
+    }
+
+
 def _protocol(result: Mapping[str, Any]) -> dict[str, Any]:
     p = _map(result.get("protocol"))
     return {"id": _text(p.get("id")), "version": p.get("version"),
@@ -343,6 +371,7 @@ def certification_context(
                   "committed_at": _text(truth.get("committed_at")),
                   "summary": _summary_items(truth.get("summary"))},
         "submission": _submission(result),
+        "run": _run(result),
         "metric": _metric(result),
         "estimate": _num(result.get("estimate")),
         "standard_error": _num(result.get("standard_error")),

@@ -35,6 +35,7 @@ from ..protocol import parse_protocol
 from ..store.errors import ConflictError, NotFoundError
 from ..store.models import ORDERS, Baseline, Challenge, Job, ProtocolRecord, Submission
 from ..store.rows import record_artifact
+from .model_to_data import inputs_view
 from .runtime import Runtime
 
 __all__ = [
@@ -245,10 +246,14 @@ def open_window(rt: Runtime, challenge_id: str) -> Challenge:
         missing = [b.name for b in protocol.threshold.baselines if b.name not in baselines]
         if missing:
             raise ConflictError(f"upload the baseline(s) {', '.join(missing)} first")
+        code = protocol.submission.mode == "code"
+        if code and c.inputs_digest is None:
+            raise ConflictError("commit the sequestered inputs before opening a challenge "
+                                "that takes code (PUT /challenges/{c}/inputs)")
         seq, _ = rt.store.ledger.append(session, {
             "type": "window_opened", "at": at, "challenge": challenge_id, "order": c.order,
             "protocol": c.protocol_digest, "truth": c.truth_digest, "units": c.units_digest,
-            "baselines": baselines,
+            "baselines": baselines, **({"inputs": c.inputs_digest} if code else {}),
         }, at=at)
         c.phase, c.opened_at, c.opened_seq = "open", at, seq
     return c
@@ -286,6 +291,7 @@ def challenge_view(session: Session, c: Challenge) -> dict[str, Any]:
         "truth": {"digest": c.truth_digest, "n_units": c.truth_n_units,
                   "committed_at": c.truth_committed_at, "ledger_seq": c.truth_seq},
         "units_digest": c.units_digest,
+        "inputs": inputs_view(c),
         "window": {"opened_at": c.opened_at, "opened_seq": c.opened_seq,
                    "closed_at": c.closed_at, "closed_seq": c.closed_seq},
         "baselines": [{"name": b.name, "digest": b.digest} for b in baselines],

@@ -13,12 +13,15 @@ route                                                  who                      
 ``POST /challenges``                                   admin                        create
 ``PUT /challenges/{c}/units``                          admin                        manifest
 ``PUT /challenges/{c}/truth``                          admin                        commit
+``PUT /challenges/{c}/inputs``                         admin                        inputs
 ``PUT /challenges/{c}/baselines/{name}``               admin                        baseline
 ``POST /challenges/{c}/open``, ``.../close``           admin                        phases
 ``POST /challenges/{c}/submissions``                   participant                  submit
 ``GET /challenges/{c}/submissions``                    participant (own team),      list
                                                        auditor, admin
 ``GET /submissions/{s}``, ``.../result``               owner team, auditor, admin   read
+``GET /submissions/{s}/run``                           owner team, auditor, admin   run
+                                                       (logs: admin only)
 ``POST /submissions/{s}/adjudication``                 owner team, admin            request
 ``POST /submissions/{s}/report``                       admin                        issue
 ``GET /submissions/{s}/report``, ``.../report/proof``  owner team, auditor, admin   download
@@ -275,6 +278,24 @@ async def put_truth(challenge_id: str, request: Request,
     return _page(request, challenge_id)
 
 
+@router.put("/challenges/{challenge_id}/inputs", tags=["admin"], openapi_extra=_FILE_BODY)
+async def put_inputs(challenge_id: str, request: Request,
+                     who: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    """Commit the sequestered inputs of a challenge that takes code (model to data).
+
+    Validated against the truth or the units manifest, sealed like the truth, their digest
+    in the ledger (``inputs_committed``); the body is held in memory only.
+    """
+    import io
+
+    from .model_to_data import commit_inputs
+
+    buf = io.BytesIO()
+    await _upload(request, buf)
+    await run_in_threadpool(commit_inputs, runtime(request), challenge_id, buf.getvalue())
+    return _page(request, challenge_id)
+
+
 @router.put("/challenges/{challenge_id}/baselines/{name}", tags=["admin"],
             openapi_extra=_FILE_BODY)
 async def put_baseline(challenge_id: str, name: str, request: Request,
@@ -363,6 +384,26 @@ def read_result(request: Request, submission_id: int = SubmissionId,
     return Response(rt.store.artifacts.read(sha), media_type="application/json")
 
 
+@router.get("/submissions/{submission_id}/run", tags=["participant"])
+def read_run(request: Request, submission_id: int = SubmissionId,
+             who: Principal = Depends(READERS)) -> dict[str, Any]:
+    """The record of a code submission's last run (``adjudicator-run/v1``).
+
+    The team's own output (stdout, stderr, its last words, the reader's message on refused
+    predictions) is for the committee only (admins): on sequestered inputs it is a channel
+    out. Others get the record the ledger holds.
+    """
+    from .model_to_data import open_run
+
+    rt = runtime(request)
+    with rt.store.db.read() as session:
+        s = _owned(who, get_submission(session, submission_id))
+        if s.run_sha256 is None:
+            raise NotFoundError(f"submission {submission_id} has no run (yet)")
+        sha = s.run_sha256
+    return open_run(rt, sha, logs=who.role == "admin")
+
+
 def _job_view(job: Job) -> dict[str, Any]:
     return {"id": job.id, "kind": job.kind, "submission": job.submission_id,
             "status": job.status, "attempts": job.attempts, "error": job.error,
@@ -388,6 +429,11 @@ def request_adjudication(request: Request, submission_id: int = SubmissionId,
                 .order_by(Job.id.desc())).first()
             if job is not None:
                 return _job_view(job)
+        if s.status == "failed" and s.run_seq is not None and who.role != "admin":
+            # each run of code beside sequestered inputs can carry a few bits out: the
+            # team's runs are bounded by its submissions, and only the committee re-runs
+            raise ConflictError("the run of this code failed; a team cannot run it again "
+                                "(submit new code, or ask the committee)")
         if s.status == "failed":
             s.status, s.error = "received", None
         job = enqueue(session, "adjudicate", s.id, rt.stamp())

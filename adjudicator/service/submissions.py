@@ -8,7 +8,9 @@ The steps of :func:`submit`, in order:
 3. a cheap, unlocked look at the family's count refuses an upload past
    ``max_submissions`` before any parsing;
 4. the file is validated (Parquet size first, then the reader) against the truth or the
-   units manifest: nothing invalid is ever accepted;
+   units manifest: nothing invalid is ever accepted; in a challenge that takes code, the
+   file is a code archive checked by :func:`.model_to_data.check_code` and the digest is
+   the code's (it runs in the adjudication job);
 5. one write transaction: lock the family counter (SQLite: the transaction holds the write
    lock from its ``BEGIN IMMEDIATE``; PostgreSQL: ``SELECT ... FOR UPDATE``), lock the
    ledger head, re-check the window and the key, refuse past the cap
@@ -126,10 +128,16 @@ def submit(
     # (4)
     from .validation import validate_submission
 
-    check_parquet(path, rt.settings.max_upload_bytes)
-    truth = rt.validation_truth(c, protocol)
-    digest = validate_submission(protocol, path, truth, source=name or "submission",
-                                 max_bytes=rt.settings.max_upload_bytes)
+    if protocol.submission.mode == "code":
+        from .model_to_data import check_code
+
+        digest = check_code(protocol, path, max_bytes=rt.settings.max_upload_bytes,
+                            source=name or "submission")
+    else:
+        check_parquet(path, rt.settings.max_upload_bytes)
+        truth = rt.validation_truth(c, protocol)
+        digest = validate_submission(protocol, path, truth, source=name or "submission",
+                                     max_bytes=rt.settings.max_upload_bytes)
     # (5)
     at = rt.stamp()
     with rt.store.db.write() as session:

@@ -15,7 +15,12 @@ the message. Anything else is retried, up to ``max_attempts`` claims.
 
 Where an adjudication runs is :attr:`Worker.compute` (:mod:`adjudicator.compute`): in this
 process by default, or on a Dask cluster (setting ``service_compute``: its resample blocks,
-or the whole adjudication as one task), with the same result.
+or the whole adjudication as one task), with the same result. Code submissions
+(model to data) run through :attr:`Worker.code_runner` inside the adjudication job: in this
+process by default; a cluster runner must send them only to machines with bubblewrap
+(:class:`adjudicator.service.model_to_data.CodeRunner`), never with the truth. A failed
+run is an answer, not an error: ``run_failed`` is appended and the submission fails with
+the run's reason (which never quotes the team's output).
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from ..errors import AdjudicatorError, VerificationError
+from ..errors import AdjudicatorError, InputError, VerificationError
 from ..store.models import Baseline, Challenge, Job, ProtocolRecord, Report, Submission, Team
 from ..store.rows import record_artifact
+from ..store.sealing import INPUTS
+from .model_to_data import CodeRunner, record_run_artifacts, run_code_here
 from .runtime import Runtime
 
 __all__ = ["Worker", "enqueue"]
@@ -59,6 +66,17 @@ def enqueue(session: Any, kind: str, submission_id: int, at: str) -> Job:
 
 
 @dataclass(frozen=True)
+class _Ran:
+    """A code submission's successful run: its record, the entry read from its predictions,
+    the sealed full record and the stored predictions (address, size)."""
+
+    record: Any
+    entry: Any
+    sealed: tuple[str, int]
+    predictions: tuple[str, int] | None
+
+
+@dataclass(frozen=True)
 class _Claim:
     id: int
     kind: str
@@ -81,6 +99,9 @@ class Worker:
         self.lease = lease
         self.poll = poll
         self.max_attempts = max_attempts
+        #: where code submissions run (:class:`.model_to_data.CodeRunner`): here by default;
+        #: a cluster runner must only use machines with bubblewrap
+        self.code_runner: CodeRunner = run_code_here
         #: where adjudications run (:class:`adjudicator.compute.Compute`); None: from the
         #: settings (``service_compute``, ``dask_scheduler``) on first use
         self.compute: Any = None
@@ -241,10 +262,17 @@ class Worker:
         truth = read_sealed_truth(
             protocol, rt.store.sealer.open(rt.store.artifacts.read(c.truth_sealed_sha256)))
         store = rt.store.artifacts
-        entry = read_submission(protocol, store.path(sub.sha256), truth)
-        if entry.digest != sub.digest:
-            raise VerificationError(f"submission {sub.id}: stored file has digest "
-                                    f"{entry.digest}, recorded {sub.digest}")
+        ran: _Ran | None = None
+        if protocol.submission.mode == "code":
+            ran = self._run(claim, protocol, c, sub, team, truth)
+            if ran is None:
+                return  # the run failed: recorded, and the submission failed with its reason
+            entry = ran.entry
+        else:
+            entry = read_submission(protocol, store.path(sub.sha256), truth)
+            if entry.digest != sub.digest:
+                raise VerificationError(f"submission {sub.id}: stored file has digest "
+                                        f"{entry.digest}, recorded {sub.digest}")
         read_baselines = {n: read_submission(protocol, store.path(sha), truth)
                           for n, sha in baselines.items()}
         history: list[HistoryItem] = []
@@ -255,6 +283,8 @@ class Worker:
             protocol, truth, entry, baselines=read_baselines, history=history,
             sequence=sub.sequence, team=team, name=sub.name, now=rt.now())
         doc = result.to_dict()
+        if ran is not None:
+            doc["run"] = ran.record.to_dict(logs=False)  # no logs: they may carry the inputs
         data = (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
                 + "\n").encode()
         result_sha = store.put_bytes(data)
@@ -280,12 +310,16 @@ class Worker:
             record_artifact(session, result_sha, "result", len(data), at)
             for sha, size in posteriors.values():
                 record_artifact(session, sha, "posterior", size, at)
+            if ran is not None:
+                record_run_artifacts(session, at, ran.sealed, ran.predictions)
+                s.run_sha256, s.run_seq = ran.sealed[0], None
             seq, _ = rt.store.ledger.append(session, {
                 "type": "adjudication_done", "at": at, "challenge": c.id,
                 "submission": s.id, "team": team, "sequence": s.sequence,
                 "verdict": doc["verdict"], "result_sha256": result_sha,
                 "protocol": protocol.digest, "truth": c.truth_digest,
                 "submission_digest": s.digest,
+                **({"run": doc["run"]} if ran is not None else {}),
             }, at=at)
             s.status, s.verdict, s.error = "adjudicated", doc["verdict"], None
             s.estimate = float(doc["estimate"])
@@ -314,6 +348,56 @@ class Worker:
             return compute.adjudicate(*args, **kwargs)
         except ConfigurationError as exc:
             raise RuntimeError(f"compute ({s.service_compute}): {exc}") from exc
+
+    def _run(self, claim: _Claim, protocol: Any, c: Challenge, sub: Submission, team: str,
+             truth: Any) -> _Ran | None:
+        """Run a code submission and read its predictions as an upload; None when the run
+        failed (then the failure is committed here: ``run_failed``, the submission failed).
+        """
+        from ..sandbox import SandboxRun, read_output
+        from .model_to_data import REFUSED_PREDICTIONS, sandbox_base, seal_run
+
+        rt = self.rt
+        store = rt.store.artifacts
+        if c.inputs_sha256 is None or c.inputs_digest is None:
+            raise VerificationError("the challenge has no committed inputs")
+        inputs = rt.store.sealer.open(store.read(c.inputs_sha256), purpose=INPUTS)
+        run = self.code_runner(protocol, store.read(sub.sha256), inputs, c.inputs_digest,
+                               base=sandbox_base(rt.settings), now=rt.now())
+        del inputs
+        record = run.record
+        if record.code_digest != sub.digest:
+            raise VerificationError(f"submission {sub.id}: stored code has digest "
+                                    f"{record.code_digest}, recorded {sub.digest}")
+        reason, refused, entry = record.reason, None, None
+        predictions: tuple[str, int] | None = None
+        if record.succeeded and run.predictions is not None:
+            predictions = (store.put_bytes(run.predictions), len(run.predictions))
+            try:
+                entry = read_output(protocol, SandboxRun(record, store.path(predictions[0])),
+                                    truth)
+            except InputError as exc:
+                reason, refused = REFUSED_PREDICTIONS, str(exc)
+        reason = reason or "the run gave no predictions file"
+        sealed = seal_run(rt, record, refused)
+        if entry is not None:
+            return _Ran(record=record, entry=entry, sealed=sealed, predictions=predictions)
+        at = rt.stamp()
+        with rt.store.db.write() as session:
+            job = self._check_claim(session, claim)
+            rt.store.ledger.lock(session)
+            s = session.get(Submission, claim.submission_id)
+            record_run_artifacts(session, at, sealed, predictions)
+            seq, _ = rt.store.ledger.append(session, {
+                "type": "run_failed", "at": at, "challenge": c.id, "submission": s.id,
+                "team": team, "sequence": s.sequence, "reason": reason,
+                "protocol": protocol.digest, "inputs": c.inputs_digest,
+                "submission_digest": s.digest, "run": record.to_dict(logs=False),
+            }, at=at)
+            s.status, s.error = "failed", reason
+            s.run_sha256, s.run_seq = sealed[0], seq
+            job.status, job.finished_at, job.error = "failed", at, reason
+        return None
 
     def _identity(self) -> Any:
         from ..errors import ConfigurationError

@@ -15,6 +15,7 @@ from .conftest import ASSETS, PROTOCOL
 ROLES = ("public", "admin", "alice", "bob", "auditor")
 ANY = -1  # readable by this role: any answer but 401, 403 or a server error
 ENTRY = (ASSETS / "service_entry.csv").read_bytes()
+FEATURES = (ASSETS / "service_features.csv").read_bytes()
 
 
 def _matrix(sid: int, job: int, digest: str) -> list[tuple[str, str, bytes | None, dict]]:
@@ -48,6 +49,11 @@ def _matrix(sid: int, job: int, digest: str) -> list[tuple[str, str, bytes | Non
         ("GET", f"/submissions/{sid}/result", None, owner_read),
         ("GET", f"/submissions/{sid}/report", None, owner_read),
         ("GET", f"/submissions/{sid}/report/proof", None, owner_read),
+        # a predictions submission has no run: answered alike for everyone who may read it
+        # (a code submission's run: test_model_to_data_routes_for_every_role)
+        ("GET", f"/submissions/{sid}/run", None,
+         {"public": 401, "admin": 404, "alice": 404, "bob": 404, "auditor": 404}),
+        ("PUT", "/challenges/c1/inputs", FEATURES, admin_only(409)),  # takes predictions
         ("GET", f"/jobs/{job}", None, owner_read),
         ("POST", f"/submissions/{sid}/adjudication", None,
          {"public": 401, "admin": 202, "alice": 202, "bob": 404, "auditor": 403}),
@@ -107,6 +113,38 @@ def test_every_route_for_every_role(api):
                 failures.append(f"{method} {path} as {role}: {r.status_code} "
                                 f"(expected {expected[role]}) {r.text[:120]}")
     assert not failures, "\n".join(failures)
+
+
+def _expect(api, method, path, body, expected):
+    failures = []
+    for role in sorted(ROLES, key=lambda r: 0 <= expected[r] < 300):  # refusals first
+        headers = {} if role == "public" else api.auth(role)
+        r = api.client.request(method, path, content=body, headers=headers)
+        if r.status_code != expected[role]:
+            failures.append(f"{method} {path} as {role}: {r.status_code} "
+                            f"(expected {expected[role]}) {r.text[:120]}")
+    return failures
+
+
+def test_model_to_data_routes_for_every_role(api):
+    from .test_model_to_data import HONEST, bundle, code_challenge
+
+    cid = code_challenge(api)
+    sub = api.submit("alice", cid, bundle(HONEST)).json()
+    assert api.drain() == 1
+    api.challenge("draft", protocol=ASSETS / "service_code.yaml", open=False)
+    failures = _expect(api, "GET", f"/submissions/{sub['id']}/run", None,
+                       {"public": 401, "admin": 200, "alice": 200, "bob": 404,
+                        "auditor": 200})
+    failures += _expect(api, "PUT", "/challenges/draft/inputs", FEATURES,
+                        {"public": 401, "admin": 200, "alice": 403, "bob": 403,
+                         "auditor": 403})
+    assert not failures, "\n".join(failures)
+    # the team's logs: the committee's alone
+    for role, logs in (("admin", True), ("alice", False), ("alice2", False),
+                       ("auditor", False)):
+        run = api.client.get(f"/submissions/{sub['id']}/run", headers=api.auth(role)).json()
+        assert ("stderr" in run["logs"]) is logs, role
 
 
 def test_team_isolation_and_the_truth(api):
