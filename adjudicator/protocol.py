@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -115,6 +116,17 @@ def _finite(value: float, what: str = "value") -> float:
     if not math.isfinite(value):
         raise ValueError(f"must be a finite number, got {value}")
     return float(value)
+
+
+def _open_unit(value: float) -> float:
+    value = _finite(value)
+    if not 0 < value < 1:
+        raise ValueError(f"must be in (0, 1), got {value}")
+    return value
+
+
+#: a finite number strictly between 0 and 1 (levels, rates, confidences)
+OpenUnit = Annotated[float, AfterValidator(_open_unit)]
 
 
 class _Strict(BaseModel):
@@ -305,7 +317,7 @@ class Resampling(_Strict):
     resamples: int = Field(
         default=10_000, ge=200, le=10_000_000, description="bootstrap resamples B"
     )
-    confidence: float = Field(default=0.95, description="two-sided confidence level, in (0, 1)")
+    confidence: OpenUnit = Field(default=0.95, description="two-sided confidence level, in (0, 1)")
     max_resamples: int | None = Field(
         default=None,
         ge=200,
@@ -319,14 +331,6 @@ class Resampling(_Strict):
         "r-boot: z0 counts strictly-less, quantiles at (B+1)q with normal interpolation "
         "(as R's boot)",
     )
-
-    @field_validator("confidence")
-    @classmethod
-    def _confidence(cls, v: float) -> float:
-        v = _finite(v)
-        if not 0 < v < 1:
-            raise ValueError(f"must be in (0, 1), got {v}")
-        return v
 
     @model_validator(mode="after")
     def _cap(self) -> Resampling:
@@ -396,19 +400,11 @@ class OnlineFDR(_Strict):
         "lond: LOND in its version for arbitrary dependence (as when every submission is "
         "scored on one test set)",
     )
-    alpha: float = Field(default=0.05, description="target FDR, in (0, 1)")
+    alpha: OpenUnit = Field(default=0.05, description="target FDR, in (0, 1)")
     initial_wealth: float | None = Field(
         default=None,
         description="lord++ only: initial wealth W0 in (0, alpha] (default alpha / 2)",
     )
-
-    @field_validator("alpha")
-    @classmethod
-    def _alpha(cls, v: float) -> float:
-        v = _finite(v)
-        if not 0 < v < 1:
-            raise ValueError(f"must be in (0, 1), got {v}")
-        return v
 
     @model_validator(mode="before")
     @classmethod
@@ -438,7 +434,7 @@ class OnlineFDR(_Strict):
 class Multiplicity(_Strict):
     """How alpha is spent over the submissions of a family."""
 
-    alpha: float = Field(default=0.05, description="family-wise error rate of the family, in "
+    alpha: OpenUnit = Field(default=0.05, description="family-wise error rate of the family, in "
                          "(0, 1)")
     family: Literal["team", "challenge"] = Field(
         default="team", description="team: each team's sequence; challenge: all submissions"
@@ -467,14 +463,6 @@ class Multiplicity(_Strict):
         default=None,
         description="online false discovery rate control of progress claims (absent: none)",
     )
-
-    @field_validator("alpha")
-    @classmethod
-    def _alpha(cls, v: float) -> float:
-        v = _finite(v)
-        if not 0 < v < 1:
-            raise ValueError(f"must be in (0, 1), got {v}")
-        return v
 
     @model_validator(mode="before")
     @classmethod
