@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,6 +97,7 @@ def test_cli_page_covers_the_core_and_the_service_commands():
 
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 _FENCE = re.compile(r"^```.*?^```", flags=re.S | re.M)
+_CODE = re.compile(r"`[^`\n]*`")
 
 
 def _anchors(text: str) -> set[str]:
@@ -109,7 +111,7 @@ def _pages():
 
 @pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name)
 def test_relative_links_resolve(page):
-    text = _FENCE.sub("", page.read_text(encoding="utf-8"))
+    text = _CODE.sub("", _FENCE.sub("", page.read_text(encoding="utf-8")))
     for target in _LINK.findall(text):
         if re.match(r"^[a-z]+:", target):
             continue  # an external address
@@ -126,3 +128,102 @@ def test_the_link_check_can_fail(tmp_path):
     page.write_text("# Title\n\n[ok](#title) [bad](#nowhere)\n")
     assert "title" in _anchors(page.read_text())
     assert "nowhere" not in _anchors(page.read_text())
+
+
+# -- docs/verifying.md: its commands run, on a report the service issues --------------------
+
+_BLOCK = re.compile(r"^```(sh|python)\n(.*?)^```", flags=re.S | re.M)
+_EXIT = re.compile(r"#\s*exit (\d+)")
+
+
+def _doc_blocks(page: str) -> list[tuple[str, str]]:
+    return _BLOCK.findall((DOCS / page).read_text(encoding="utf-8"))
+
+
+def _expected_exit(line: str) -> int:
+    match = _EXIT.search(line)
+    return int(match.group(1)) if match else 0
+
+
+def test_exit_annotations_are_read():
+    assert _expected_exit("adjudicator verify x.pdf   # exit 1: INVALID") == 1
+    assert _expected_exit("pdfdetach -list report.pdf   # 1: result.json") == 0
+
+
+@pytest.fixture
+def issued_report(tmp_path):
+    """A certification report issued by the service (SQLite, in process), and the public
+    files a verifier holds, in one folder; plus the environment of the service's host."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from adjudicator.service import create_app
+
+    from .service.conftest import Api, add_tokens, make_settings
+
+    database = f"sqlite:///{tmp_path / 'db' / 'adjudicator.db'}"
+    settings = make_settings(tmp_path, database)
+    app = create_app(settings, worker=False)
+    tokens = add_tokens(app.state.runtime)
+    with TestClient(app) as client:
+        api = Api(client=client, app=app, tokens=tokens)
+        api.challenge()
+        submission = api.submit("alice").json()
+        assert api.drain() == 1
+        admin = api.auth("admin")
+        sid = submission["id"]
+        assert client.post(f"/submissions/{sid}/report", headers=admin).status_code == 202
+        assert api.drain() == 1
+        work = tmp_path / "verify"
+        work.mkdir()
+        pdf = client.get(f"/submissions/{sid}/report", headers=admin)
+        assert pdf.status_code == 200, pdf.text
+        (work / "report.pdf").write_bytes(pdf.content)
+        proof = client.get(f"/submissions/{sid}/report/proof", headers=admin).json()
+        assert proof["minisig"], "the service signs every report with minisign too"
+        (work / "report.pdf.minisig").write_text(proof["minisig"], encoding="utf-8")
+        (work / "ledger.pub").write_text(client.get("/ledger/key").text, encoding="utf-8")
+        for name in ("signing-cert.pem", "minisign.pub"):
+            shutil.copy(settings.keys / name, work / name)
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
+               f"{os.environ.get('PATH', '')}", "ADJUDICATOR_HOME": str(settings.home),
+               "ADJUDICATOR_DATABASE_URL": database}
+        yield work, env
+
+
+@pytest.mark.slow
+def test_verifying_page_commands_run_on_an_issued_report(issued_report):
+    work, env = issued_report
+    blocks = _doc_blocks("verifying.md")
+    assert {kind for kind, _ in blocks} == {"sh", "python"}, "the page shows both"
+    ran = 0
+    for kind, code in blocks:
+        if kind == "python":
+            out = subprocess.run([sys.executable, "-c", code], cwd=work, env=env,
+                                 capture_output=True, text=True, timeout=300)
+            assert out.returncode == 0, f"{code}\n{out.stderr}"
+            assert "is in the signed checkpoint" in out.stdout, out.stdout
+            ran += 1
+            continue
+        for line in code.splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            out = subprocess.run(["bash", "-c", line], cwd=work, env=env,
+                                 capture_output=True, text=True, timeout=300)
+            assert out.returncode == _expected_exit(line), (
+                f"{line}\nexit {out.returncode}\n{out.stdout}\n{out.stderr}")
+            ran += 1
+    assert ran >= 20
+
+    # the ledger check of the page fails on an edited entry, not only passes
+    import json
+
+    result = json.loads((work / "result.json").read_text(encoding="utf-8"))
+    result["ledger"]["entry"] = result["ledger"]["entry"].replace("\"verdict\":\"",
+                                                                  "\"verdict\":\"X")
+    (work / "result.json").write_text(json.dumps(result), encoding="utf-8")
+    python = next(code for kind, code in blocks if kind == "python")
+    out = subprocess.run([sys.executable, "-c", python], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0 and "VerificationError" in out.stderr, out.stderr
