@@ -401,19 +401,25 @@ def _sequence(protocol: Protocol, history: Sequence[HistoryItem], sequence: int 
     return k
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Part:
-    """A read submission (or the truth) seen on the certification units only."""
+    """A read submission seen on the certification units only."""
 
     digest: str
     table: Table
 
 
-@dataclass(frozen=True)
+@dataclass
 class _PartTruth:
+    """The truth's commitment, with the units and summary of the certification part."""
+
     digest: str
     n_units: int
-    summary: Mapping[str, Any]
+    part_summary: Mapping[str, Any]
+
+    @property
+    def summary(self) -> Mapping[str, Any]:
+        return self.part_summary
 
 
 def _part_summary(truth: _Committed, table: Table, split: lb.Split) -> dict[str, Any]:

@@ -49,6 +49,11 @@ EVENT_TYPES = (
     "adjudication_done",
     "run_failed",
     "report_issued",
+    # open results (adjudicator.service.open_results): an adjudication that could not run,
+    # a team's public note, a refused request to delete or hide a submission
+    "adjudication_failed",
+    "note_attached",
+    "withdrawal_refused",
 )
 
 

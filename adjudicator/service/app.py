@@ -31,7 +31,13 @@ from ..errors import (
 )
 from ..settings import Settings
 from ..store import open_store
-from ..store.errors import ConflictError, NotFoundError, PayloadTooLargeError
+from ..store.errors import (
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    WithdrawalRefusedError,
+    WithheldError,
+)
 from ..store.models import Artifact
 from .leaderboard_routes import router as leaderboard_router
 from .routes import router
@@ -44,6 +50,8 @@ __all__ = ["create_app", "STATUS"]
 STATUS: tuple[tuple[type[AdjudicatorError], int], ...] = (
     (NotFoundError, 404),
     (PayloadTooLargeError, 413),
+    (WithheldError, 403),
+    (WithdrawalRefusedError, 405),
     (ConflictError, 409),
     (MultiplicityError, 409),
     (ProtocolError, 422),
@@ -131,6 +139,6 @@ def create_app(
     @app.exception_handler(AdjudicatorError)
     async def _adjudicator_error(request: Request, exc: AdjudicatorError) -> JSONResponse:
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)},
-                            status_code=_status(exc))
+                            status_code=_status(exc), headers=getattr(exc, "headers", None))
 
     return app

@@ -7,11 +7,17 @@ feedback mechanism. Nothing the board shows is stored, so it can be derived agai
 time, and by anyone once the secret is published.
 
 The secret that seeds the split and the Thresholdout noise is
-``HMAC-SHA256(truth key, "adjudicator/leaderboard-secret/v1" NUL challenge NUL truth
-digest)``. The truth key is the key that seals the truth (:func:`adjudicator.store.truth_key`).
-Participants cannot predict the secret, it is fixed once the truth is committed, and it is
-never stored. The final view publishes it together with ``sha256(secret)``, so that anyone
-can replay the board.
+``HMAC-SHA256(truth key, "adjudicator/leaderboard-secret/v2" NUL challenge)``. The truth
+key is the key that seals the truth (:func:`adjudicator.store.truth_key`). Participants
+cannot predict the secret and it is never stored; ``sha256(secret)`` and the split's digest
+are recorded in the ledger's ``truth_committed`` entry, which fixes both before any score is
+read. The final view publishes the secret, so that anyone can replay the board. (v1 mixed
+the truth digest into the message: it added nothing the ledger commitment does not fix,
+and it made the split itself a function of the private labels.)
+
+Certification (the worker's adjudications and the final rankings) reads only the split's
+certification units (:func:`certification_split`): the private part, or every unit with
+``certify_on: all``.
 
 The public board (:func:`public_board`) is open to anyone. It exists only when the
 protocol has a ``leaderboard`` block, and it shows scores only once a truth has been
@@ -32,19 +38,21 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import leaderboard as lb
 from ..data import Truth, read_submission
+from ..errors import VerificationError
 from ..protocol import Protocol
 from ..store.errors import ConflictError, NotFoundError
 from ..store.keys import truth_key
 from ..store.models import Baseline, Challenge, ProtocolRecord, Submission, Team
 from .runtime import Runtime
 
-__all__ = ["public_board", "final_ranking", "leaderboard_secret"]
+__all__ = ["public_board", "final_ranking", "leaderboard_secret", "secret_for",
+           "certification_split"]
 
-_SECRET_DOMAIN = b"adjudicator/leaderboard-secret/v1"
+_SECRET_DOMAIN = b"adjudicator/leaderboard-secret/v2"
 
 
 class _Cache:
@@ -77,12 +85,17 @@ _SCORES = _Cache(100_000)  # (submission sha256, split digest) -> PublicScore
 _FINALS = _Cache(32)  # (challenge, closed_seq, truth sha256, resamples) -> dict
 
 
+def secret_for(rt: Runtime, challenge_id: str) -> str:
+    """The secret of a challenge's split and noise (module docstring)."""
+    message = b"\0".join([_SECRET_DOMAIN, challenge_id.encode()])
+    return hmac.new(truth_key(rt.settings.keys), message, hashlib.sha256).hexdigest()
+
+
 def leaderboard_secret(rt: Runtime, challenge: Challenge) -> str:
-    """The secret of a challenge's split and noise (module docstring); needs its truth."""
+    """The secret of a challenge's split and noise, once its truth is committed."""
     if challenge.truth_digest is None:
         raise ConflictError(f"challenge {challenge.id!r} has no committed truth yet")
-    message = b"\0".join([_SECRET_DOMAIN, challenge.id.encode(), challenge.truth_digest.encode()])
-    return hmac.new(truth_key(rt.settings.keys), message, hashlib.sha256).hexdigest()
+    return secret_for(rt, challenge.id)
 
 
 def _load(rt: Runtime, challenge_id: str) -> tuple[Challenge, Protocol, list[Any]]:
@@ -95,7 +108,9 @@ def _load(rt: Runtime, challenge_id: str) -> tuple[Challenge, Protocol, list[Any
             raise NotFoundError(f"no registered protocol {c.protocol_digest!r}")
         protocol = rt.protocol(record)
         rows = list(session.execute(
-            select(Submission.id, Submission.sha256, Submission.digest, Team.name)
+            # a pseudonymous challenge shows its teams by their pseudonyms
+            select(Submission.id, Submission.sha256, Submission.digest,
+                   func.coalesce(Submission.team_label, Team.name))
             .join(Team, Team.id == Submission.team_id)
             .where(Submission.challenge_id == challenge_id)
             .order_by(Submission.received_seq, Submission.id)).all())
@@ -122,9 +137,22 @@ def _split(rt: Runtime, c: Challenge, protocol: Protocol, truth: Truth) -> lb.Sp
     key = (c.truth_sealed_sha256, protocol.digest, c.id)
     split = _SPLITS.get(key)
     if split is None:
-        split = _SPLITS.put(key, lb.split_units(protocol, truth,
-                                                secret=leaderboard_secret(rt, c)))
+        split = lb.split_units(protocol, truth, secret=leaderboard_secret(rt, c))
+        committed = c.split_digest
+        if committed is not None and committed != split.digest:  # fail closed
+            raise VerificationError(
+                f"challenge {c.id!r}: the split drawn now ({split.digest}) is not the one "
+                f"committed in the ledger ({committed})")
+        split = _SPLITS.put(key, split)
     return split  # type: ignore[no-any-return]
+
+
+def certification_split(rt: Runtime, c: Challenge, protocol: Protocol,
+                        truth: Truth) -> lb.Split | None:
+    """The split whose certification units adjudication reads; None without a board."""
+    if protocol.leaderboard is None:
+        return None
+    return _split(rt, c, protocol, truth)
 
 
 def _public_score(rt: Runtime, protocol: Protocol, truth: Truth, split: lb.Split,

@@ -163,6 +163,19 @@ def commit_truth(rt: Runtime, challenge_id: str, plaintext: bytes) -> Challenge:
     truth = read_sealed_truth(protocol, plaintext)
     if c.order == "prospective":
         check_covers(protocol, truth, rt.units(c, protocol))
+    board: dict[str, Any] = {}
+    if protocol.leaderboard is not None:
+        # the split is fixed now, in the same entry as the truth: its digest and sha256 of
+        # the secret that seeded it (a truth that leaves a part empty is refused here)
+        import hashlib
+
+        from .. import leaderboard as lb
+        from .boards import secret_for
+
+        secret = secret_for(rt, challenge_id)
+        split = lb.split_units(protocol, truth, secret=secret)
+        board = {"split": split.digest,
+                 "secret_sha256": hashlib.sha256(secret.encode()).hexdigest()}
     blob = rt.store.sealer.seal(plaintext)
     at = rt.stamp()
     with rt.store.db.write() as session:
@@ -181,8 +194,9 @@ def commit_truth(rt: Runtime, challenge_id: str, plaintext: bytes) -> Challenge:
         record_artifact(session, sha, "truth-sealed", len(blob), at)
         seq, _ = rt.store.ledger.append(session, {
             "type": "truth_committed", "at": at, "challenge": challenge_id,
-            "order": c.order, "truth": truth.digest, "n_units": truth.n_units,
+            "order": c.order, "truth": truth.digest, "n_units": truth.n_units, **board,
         }, at=at)
+        c.split_digest, c.secret_sha256 = board.get("split"), board.get("secret_sha256")
         c.truth_digest, c.truth_sealed_sha256 = truth.digest, sha
         c.truth_n_units, c.truth_committed_at, c.truth_seq = truth.n_units, at, seq
         if c.order == "prospective":
@@ -289,7 +303,8 @@ def challenge_view(session: Session, c: Challenge) -> dict[str, Any]:
                      "id": rec.protocol_id if rec else None,
                      "version": rec.version if rec else None},
         "truth": {"digest": c.truth_digest, "n_units": c.truth_n_units,
-                  "committed_at": c.truth_committed_at, "ledger_seq": c.truth_seq},
+                  "committed_at": c.truth_committed_at, "ledger_seq": c.truth_seq,
+                  "split": c.split_digest, "secret_sha256": c.secret_sha256},
         "units_digest": c.units_digest,
         "inputs": inputs_view(c),
         "window": {"opened_at": c.opened_at, "opened_seq": c.opened_seq,

@@ -48,9 +48,10 @@ from ..store.errors import ConflictError, NotFoundError
 from ..store.models import Challenge, Job, LedgerEntry, ProtocolRecord, Report, Submission, Team
 from . import challenges as ops
 from .auth import principal, require, runtime
+from .disclosure import check_readable, mask_job, mask_submission, withheld_for
 from .submissions import get_submission, submission_view, submit, visible
 from .uploads import Received, receive
-from .users import Principal
+from .users import PUBLIC, Principal
 from .worker import enqueue
 
 __all__ = ["router"]
@@ -113,6 +114,14 @@ def _owned(who: Principal, s: Submission) -> Submission:
     return s
 
 
+def _view(request: Request, session: Any, who: Principal, s: Submission) -> dict[str, Any]:
+    """A submission as ``who`` may see it now (:mod:`.disclosure`: withheld before close)."""
+    view = submission_view(session, s)
+    if withheld_for(runtime(request), session, who, s.challenge_id):
+        return mask_submission(view)
+    return view
+
+
 # -- public -------------------------------------------------------------------------------
 
 
@@ -154,8 +163,11 @@ def leaderboard(challenge_id: str, request: Request) -> dict[str, Any]:
     rt = runtime(request)
     with rt.store.db.read() as session:
         ops.get_challenge(session, challenge_id)
+        # a leaderboard challenge tells nothing of its adjudications before it closes
+        hidden = withheld_for(rt, session, PUBLIC, challenge_id)
         rows = session.execute(
-            select(Team.name, Submission.status, Submission.verdict)
+            select(func.coalesce(Submission.team_label, Team.name), Submission.status,
+                   Submission.verdict)
             .join(Team, Team.id == Submission.team_id)
             .where(Submission.challenge_id == challenge_id)).all()
     board: dict[str, dict[str, Any]] = {}
@@ -165,6 +177,9 @@ def leaderboard(challenge_id: str, request: Request) -> dict[str, Any]:
         b["submissions"] += 1
         b["adjudicated"] += status == "adjudicated"
         b["certified"] |= verdict == "CERTIFIED"
+    if hidden:
+        for b in board.values():
+            b["adjudicated"] = b["certified"] = None
     ranked = sorted(board.values(), key=lambda b: (not b["certified"], b["team"]))
     return {"challenge": challenge_id, "teams": ranked}
 
@@ -346,7 +361,7 @@ async def post_submission(
         response.status_code = 200
     request.app.state.worker_wake()
     with rt.store.db.read() as session:
-        return submission_view(session, get_submission(session, sub.id))
+        return _view(request, session, who, get_submission(session, sub.id))
 
 
 @router.get("/challenges/{challenge_id}/submissions", tags=["participant"])
@@ -358,7 +373,7 @@ def list_submissions(challenge_id: str, request: Request,
         stmt = select(Submission).where(Submission.challenge_id == challenge_id)
         if who.role == "participant":
             stmt = stmt.where(Submission.team_id == who.team_id)
-        return [submission_view(session, s)
+        return [_view(request, session, who, s)
                 for s in session.scalars(stmt.order_by(Submission.id))]
 
 
@@ -367,7 +382,8 @@ def read_submission(request: Request, submission_id: int = SubmissionId,
                     who: Principal = Depends(READERS)) -> dict[str, Any]:
     rt = runtime(request)
     with rt.store.db.read() as session:
-        return submission_view(session, _owned(who, get_submission(session, submission_id)))
+        return _view(request, session, who,
+                     _owned(who, get_submission(session, submission_id)))
 
 
 @router.get("/submissions/{submission_id}/result", tags=["participant"],
@@ -378,6 +394,7 @@ def read_result(request: Request, submission_id: int = SubmissionId,
     rt = runtime(request)
     with rt.store.db.read() as session:
         s = _owned(who, get_submission(session, submission_id))
+        check_readable(rt, session, who, s.challenge_id, "the results")
         if s.result_sha256 is None:
             raise NotFoundError(f"submission {submission_id} has no result yet ({s.status})")
         sha = s.result_sha256
@@ -419,6 +436,8 @@ def request_adjudication(request: Request, submission_id: int = SubmissionId,
     rt = runtime(request)
     with rt.store.db.write() as session:
         s = _owned(who, get_submission(session, submission_id))
+        # the answer would tell a failed adjudication from a done one
+        check_readable(rt, session, who, s.challenge_id, "re-adjudication")
         truth = session.scalar(select(Challenge.truth_digest)
                                .where(Challenge.id == s.challenge_id))
         if truth is None:
@@ -456,8 +475,9 @@ def issue_report(request: Request, submission_id: int = SubmissionId,
     return view
 
 
-def _report(session: Any, who: Principal, submission_id: int) -> Report:
-    _owned(who, get_submission(session, submission_id))
+def _report(session: Any, who: Principal, submission_id: int, rt: Any) -> Report:
+    s = _owned(who, get_submission(session, submission_id))
+    check_readable(rt, session, who, s.challenge_id, "the reports")
     rep = session.scalars(select(Report).where(Report.submission_id == submission_id)).first()
     if rep is None:
         raise NotFoundError(f"submission {submission_id} has no report yet")
@@ -470,7 +490,7 @@ def download_report(request: Request, submission_id: int = SubmissionId,
                     who: Principal = Depends(READERS)) -> Response:
     rt = runtime(request)
     with rt.store.db.read() as session:
-        sha = _report(session, who, submission_id).sha256
+        sha = _report(session, who, submission_id, rt).sha256
     return Response(rt.store.artifacts.read(sha), media_type="application/pdf",
                     headers={"Content-Disposition":
                              f'attachment; filename="report-{submission_id}.pdf"'})
@@ -482,7 +502,7 @@ def report_proof(request: Request, submission_id: int = SubmissionId,
     """The report's ledger entry, its inclusion proof and the checkpoint it is proven in."""
     rt = runtime(request)
     with rt.store.db.read() as session:
-        rep = _report(session, who, submission_id)
+        rep = _report(session, who, submission_id, rt)
         ledger = rt.store.ledger.load(session)
         size = len(ledger)
         return {"report_sha256": rep.sha256, "minisig": rep.minisig,
@@ -501,7 +521,9 @@ def read_job(request: Request, job_id: int = Path(ge=1, le=_MAX_ID),
         job = session.get(Job, job_id)
         if job is None:
             raise NotFoundError(f"no job {job_id}")
-        _owned(who, get_submission(session, job.submission_id))
+        s = _owned(who, get_submission(session, job.submission_id))
+        if withheld_for(rt, session, who, s.challenge_id):
+            return mask_job(_job_view(job))
         return _job_view(job)
 
 

@@ -40,6 +40,7 @@ from ..errors import AdjudicatorError, InputError, VerificationError
 from ..store.models import Baseline, Challenge, Job, ProtocolRecord, Report, Submission, Team
 from ..store.rows import record_artifact
 from ..store.sealing import INPUTS
+from .boards import certification_split
 from .model_to_data import CodeRunner, record_run_artifacts, run_code_here
 from .runtime import Runtime
 
@@ -229,6 +230,19 @@ class Worker:
                 sub = session.get(Submission, claim.submission_id)
                 if sub is not None and sub.status != "adjudicated":
                     sub.status, sub.error = "failed", message[:4000]
+                    sub.failed_seq = self._failed_entry(session, sub, message, at)
+
+    def _failed_entry(self, session: Any, sub: Submission, message: str, at: str) -> int:
+        """Append ``adjudication_failed``: a failure is a published result too, and every
+        adjudication appends one entry whatever its outcome (the log's size tells nothing)."""
+        self.rt.store.ledger.lock(session)
+        team = sub.team_label or session.get(Team, sub.team_id).name
+        seq, _ = self.rt.store.ledger.append(session, {
+            "type": "adjudication_failed", "at": at, "challenge": sub.challenge_id,
+            "submission": sub.id, "team": team, "sequence": sub.sequence,
+            "submission_digest": sub.digest, "error": message[:1000],
+        }, at=at)
+        return seq
 
     # -- the work ---------------------------------------------------------------------------
 
@@ -250,7 +264,8 @@ class Worker:
                 raise VerificationError(f"job {claim.id}: submission is gone")
             c = session.get(Challenge, sub.challenge_id)
             protocol = rt.protocol(session.get(ProtocolRecord, c.protocol_digest))
-            team = session.get(Team, sub.team_id).name
+            # the name the ledger and the published results use (a pseudonym, maybe)
+            team = sub.team_label or session.get(Team, sub.team_id).name
             baselines = {b.name: b.sha256 for b in session.scalars(
                 select(Baseline).where(Baseline.challenge_id == c.id))}
             earlier = list(session.scalars(select(Submission).where(
@@ -275,13 +290,16 @@ class Worker:
                                         f"{entry.digest}, recorded {sub.digest}")
         read_baselines = {n: read_submission(protocol, store.path(sha), truth)
                           for n, sha in baselines.items()}
+        # a leaderboard protocol certifies on its certification units only (the private part)
+        split = certification_split(rt, c, protocol, truth)
         history: list[HistoryItem] = []
         if [h.sequence for h in earlier] == list(range(1, sub.sequence)):
             history = [HistoryItem(h.sequence, float(h.alpha_k or 0.0), str(h.verdict),
                                    h.digest) for h in earlier]
         result = self._place_adjudication(
             protocol, truth, entry, baselines=read_baselines, history=history,
-            sequence=sub.sequence, team=team, name=sub.name, now=rt.now())
+            sequence=sub.sequence, team=team, name=None if sub.team_label else sub.name,
+            now=rt.now(), split=split)
         doc = result.to_dict()
         if ran is not None:
             doc["run"] = ran.record.to_dict(logs=False)  # no logs: they may carry the inputs

@@ -17,6 +17,12 @@ entry that does not match; given a checkpoint published earlier (``--checkpoint 
 it also proves the log still extends it, which catches entries removed from the end.
 :func:`verify_records` checks that the rows of the domain tables (submissions, results,
 truth commitments, reports) say what their ledger entries say.
+
+Every event of a challenge (one with a ``"challenge"`` key) also links to the previous
+entry of the same challenge: :meth:`LedgerStore.append` sets ``challenge_prev`` (its
+index, or null for the challenge's first), under the head lock. Walking the links back from
+a challenge's latest entry lists all of its entries, so a results bundle can prove that
+nothing of a challenge was left out (:mod:`adjudicator.service.bundle`).
 """
 
 from __future__ import annotations
@@ -105,7 +111,16 @@ class LedgerStore:
         kind = event.get("type")
         if kind not in EVENT_TYPES:
             raise ValueError(f"event type must be one of {', '.join(EVENT_TYPES)}, got {kind!r}")
+        if "challenge_prev" in event:
+            raise ValueError("`challenge_prev` is set by the ledger, not by the caller")
         head = self.lock(session)
+        challenge = event.get("challenge")
+        if challenge is not None:
+            if not isinstance(challenge, str):
+                raise ValueError(f"`challenge` must be a string, got {challenge!r}")
+            prev = session.scalar(select(func.max(LedgerEntry.seq))
+                                  .where(LedgerEntry.challenge == challenge))
+            event = {**event, "challenge_prev": prev}
         data = entry_bytes(event)
         leaf = leaf_hash(data)
         frontier = frontier_append([bytes.fromhex(h) for h in json.loads(head.frontier)],
@@ -113,7 +128,7 @@ class LedgerStore:
         seq, size = head.size, head.size + 1
         note = self.signer.checkpoint(size, frontier_root(frontier))
         session.add(LedgerEntry(seq=seq, entry=data, leaf_hash=leaf, checkpoint=note,
-                                created_at=at))
+                                created_at=at, challenge=challenge))
         head.size = size
         head.frontier = json.dumps([h.hex() for h in frontier])
         session.flush()
@@ -180,7 +195,9 @@ class LedgerStore:
 
         1. entries are numbered 0, 1, 2, ... without a gap;
         2. the stored leaf hash is the hash of the stored bytes;
-        3. the bytes are a canonical JSON event of a known type;
+        3. the bytes are a canonical JSON event of a known type, its ``challenge`` is the
+           row's, and its ``challenge_prev`` (when it has one) names the previous entry of
+           the same challenge;
         4. the checkpoint stored with the entry verifies with the ledger key and commits to
            size ``i + 1`` and to the root recomputed from entries ``0..i``;
 
@@ -192,6 +209,7 @@ class LedgerStore:
         expected = 0
         last_note = self.signer.checkpoint(0, frontier_root([]))
         roots: dict[int, bytes] = {0: frontier_root([])}
+        last_of: dict[str, int] = {}  # challenge -> its latest entry so far
         want = None
         if checkpoint is not None:
             want = verifier.checkpoint(checkpoint)  # (6a) a forged note fails here
@@ -215,6 +233,19 @@ class LedgerStore:
                 ok = False
             if not ok:
                 raise VerificationError(f"ledger entry {i}: not a canonical ledger event")
+            challenge = event.get("challenge")
+            if row.challenge != (challenge if isinstance(challenge, str) else None):
+                raise VerificationError(
+                    f"ledger entry {i}: its challenge column ({row.challenge!r}) is not its "
+                    f"event's ({challenge!r})")
+            if isinstance(challenge, str):
+                if "challenge_prev" in event and event["challenge_prev"] != last_of.get(
+                        challenge):
+                    raise VerificationError(
+                        f"ledger entry {i}: links to entry {event['challenge_prev']} as the "
+                        f"previous of challenge {challenge!r}, which is "
+                        f"{last_of.get(challenge)}")
+                last_of[challenge] = i
             frontier = frontier_append(frontier, i, leaf_hash(data))
             root = frontier_root(frontier)
             try:  # (4)
@@ -284,7 +315,8 @@ def verify_records(session: Session) -> int:
         what = f"challenges row {c.id!r}"
         if c.truth_digest is not None or c.truth_seq is not None:
             _same(what, c.truth_seq, _event(session, c.truth_seq, what),
-                  {"type": "truth_committed", "challenge": c.id, "truth": c.truth_digest})
+                  {"type": "truth_committed", "challenge": c.id, "truth": c.truth_digest,
+                   "split": c.split_digest, "secret_sha256": c.secret_sha256})
         if c.inputs_digest is not None or c.inputs_seq is not None:
             _same(what, c.inputs_seq, _event(session, c.inputs_seq, what),
                   {"type": "inputs_committed", "challenge": c.id, "inputs": c.inputs_digest})
@@ -301,13 +333,20 @@ def verify_records(session: Session) -> int:
         team = session.get(Team, s.team_id)
         _same(what, s.received_seq, _event(session, s.received_seq, what),
               {"type": "submission_received", "challenge": s.challenge_id,
-               "submission": s.id, "team": team.name if team else None,
+               "submission": s.id,
+               "team": s.team_label or (team.name if team else None),
                "family": s.family, "sequence": s.sequence, "digest": s.digest,
                "sha256": s.sha256})
         if s.status == "adjudicated" or s.adjudicated_seq is not None:
             _same(what, s.adjudicated_seq, _event(session, s.adjudicated_seq, what),
                   {"type": "adjudication_done", "submission": s.id, "verdict": s.verdict,
                    "result_sha256": s.result_sha256})
+        if s.failed_seq is not None:
+            _same(what, s.failed_seq, _event(session, s.failed_seq, what),
+                  {"type": "adjudication_failed", "submission": s.id})
+        if s.note is not None or s.note_seq is not None:
+            _same(what, s.note_seq, _event(session, s.note_seq, what),
+                  {"type": "note_attached", "submission": s.id, "note": s.note})
         if s.run_seq is not None:
             _same(what, s.run_seq, _event(session, s.run_seq, what),
                   {"type": "run_failed", "submission": s.id, "submission_digest": s.digest})

@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -36,6 +37,7 @@ __all__ = [
     "Report",
     "Job",
     "IdempotencyRecord",
+    "WithdrawalAttempt",
     "LedgerEntry",
     "LedgerHead",
     "ROLES",
@@ -137,6 +139,10 @@ class Challenge(Base):
     opened_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     closed_at: Mapped[str | None] = mapped_column(_TIME, nullable=True)
     closed_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # a protocol with a leaderboard block: the public/private split and sha256 of the
+    # secret that seeded it, both recorded in the truth_committed entry
+    split_digest: Mapped[str | None] = mapped_column(_DIGEST, nullable=True)
+    secret_sha256: Mapped[str | None] = mapped_column(_SHA, nullable=True)
 
 
 class Baseline(Base):
@@ -191,6 +197,15 @@ class Submission(Base):
     adjudicated_at: Mapped[str | None] = mapped_column(_TIME, nullable=True)
     adjudicated_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the name the ledger and the published results give the team: its pseudonym when the
+    # protocol publishes pseudonymously (None: the team's name)
+    team_label: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # the team's short public note (set once, recorded in the ledger: note_attached)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note_at: Mapped[str | None] = mapped_column(_TIME, nullable=True)
+    note_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # the adjudication_failed entry of a submission whose adjudication could not run
+    failed_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # code submissions: the sealed full record of the last run (logs: committee only) and,
     # when the run failed, its run_failed ledger entry
     run_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifacts.sha256"),
@@ -241,16 +256,35 @@ class IdempotencyRecord(Base):
     created_at: Mapped[str] = mapped_column(_TIME)
 
 
+class WithdrawalAttempt(Base):
+    """A refused request to delete or hide a submission, and its ledger entry (once per
+    submission, user and action: a repeated attempt is answered the same, not re-logged)."""
+
+    __tablename__ = "withdrawal_attempts"
+    __table_args__ = (UniqueConstraint("submission_id", "user_id", "action"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    at: Mapped[str] = mapped_column(_TIME)
+    ledger_seq: Mapped[int] = mapped_column(Integer)
+
+
 class LedgerEntry(Base):
     """One event of the Merkle log and the signed checkpoint of the tree that ends with it."""
 
     __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_challenge_seq", "challenge", "seq"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     entry: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     checkpoint: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(_TIME)
+    # the event's "challenge" (None for events of no challenge): finds the previous entry
+    # of a challenge, which each new one links to (challenge_prev)
+    challenge: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class LedgerHead(Base):
