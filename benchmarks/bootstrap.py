@@ -171,29 +171,40 @@ def main() -> None:
     row(case, "scipy BCa over lifelines (B+n)", per * (b + n4), float("nan"),
         f"scipy/ours = {per * (b + n4) / t_o:.0f}x (>= 15x)")
 
-    # 3. AUROC BCa, n = 1e5: ours vs the floor
+    # 3-4. n = 1e5 against the floor. The machine is shared, so the contenders run in
+    # turn, round after round, and each keeps its best round: a burst of load then hits
+    # every contender alike instead of one of them.
     tab = binary(n5, rng)
-    t_f, m_f, _ = measure(lambda: floor(n5, b), reps)
-    t_o, m_o, _ = measure(lambda: ours_bca(auroc, tab, b, w), reps)
-    t_wt, _, _ = measure(
-        lambda: rs.bootstrap(lambda x: x[:, :1], n5, resamples=b, seed=SEED, workers=w), reps
-    )
+    x = rng.gamma(2.0, size=n5)
+    scores = Table("scores", units(n5), np.arange(n5), {"score": x})
+    contenders: dict[str, Callable[[], Any]] = {
+        "floor": lambda: floor(n5, b),
+        "auroc": lambda: ours_bca(auroc, tab, b, w),
+        "weights": lambda: rs.bootstrap(lambda v: v[:, :1], n5, resamples=b, seed=SEED,
+                                        workers=w),
+        "mean kernel": lambda: ours_bca(mean, scores, b, w),
+        "mean ratio": lambda: ours_ratio_bca(x, b, w),
+    }
+    best = {name: (float("inf"), 0.0) for name in contenders}
+    for i in range(reps):
+        for name, fn in contenders.items():
+            t, m, _ = measure(fn)
+            best[name] = (min(best[name][0], t), m if i == 0 else best[name][1])
+    t_f, m_f = best["floor"]
     case = f"auroc bca n={n5} B={b}"
     row(case, "floor: numpy draws B x n indices", t_f, m_f)
+    t_o, m_o = best["auroc"]
     row(case, "adjudicator", t_o, m_o, f"ours/floor = {t_o / t_f:.2f}x (<= 1.5x)")
+    t_wt = best["weights"][0]
     row(case, "  of which weights alone", t_wt, float("nan"), f"{t_wt / t_f:.2f}x floor")
     if args.scipy_1e5:
         t_s, m_s, _ = measure(lambda: scipy_bca(tab, b))
         row(case, "scipy.stats.bootstrap", t_s, m_s, f"scipy/ours = {t_s / t_o:.1f}x")
-
-    # 4. the mean, n = 1e5: ours (kernel on weight rows; Ratio, fused draws) vs the floor
-    x = rng.gamma(2.0, size=n5)
-    tab = Table("scores", units(n5), np.arange(n5), {"score": x})
-    t_o, m_o, _ = measure(lambda: ours_bca(mean, tab, b, w), reps)
     case = f"mean bca n={n5} B={b}"
+    t_o, m_o = best["mean kernel"]
     row(case, "adjudicator, mean_score kernel", t_o, m_o,
         f"ours/floor = {t_o / t_f:.2f}x (<= 1.3x)")
-    t_o, m_o, _ = measure(lambda: ours_ratio_bca(x, b, w), reps)
+    t_o, m_o = best["mean ratio"]
     row(case, "adjudicator, Ratio (fused draws)", t_o, m_o,
         f"ours/floor = {t_o / t_f:.2f}x (<= 1.3x)")
 
