@@ -86,18 +86,18 @@ def challenge_list(rt: Runtime) -> dict[str, Any]:
 
 
 def _plain_words(protocol: Any) -> list[dict[str, Any]]:
-    """The protocol in plain words (:func:`describe_protocol`), as paragraphs and lists."""
+    """The protocol in plain words (:func:`describe_protocol`) from its task on, as
+    sentences, each with the indented lines below it as a list."""
+    lines = describe_protocol(protocol).splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Task:")), len(lines))
     blocks: list[dict[str, Any]] = []
-    for line in describe_protocol(protocol).splitlines()[4:]:  # title, id, digest: shown apart
-        text = line.strip()
-        if not text:
+    for line in lines[start:]:
+        if not line.strip():
             continue
-        if text.startswith("- "):
-            if not blocks or blocks[-1]["kind"] != "list":
-                blocks.append({"kind": "list", "items": []})
-            blocks[-1]["items"].append(text[2:])
+        if line.startswith(" ") and blocks:
+            blocks[-1]["items"].append(line.strip().removeprefix("- "))
         else:
-            blocks.append({"kind": "text", "text": text})
+            blocks.append({"text": line.strip(), "items": []})
     return blocks
 
 
@@ -316,8 +316,8 @@ def progress_page(rt: Runtime, challenge_id: str, as_of: str) -> dict[str, Any]:
     """The progress report's context for a challenge, from its adjudicated submissions.
 
     The baseline is the protocol's first baseline (its value on the whole test set, as the
-    results record it); the prize threshold is the absolute threshold, or else the
-    baseline plus its margin.
+    results record it); the prize threshold is the value an entry must reach to certify:
+    the stricter of the absolute threshold and the baseline plus its margin.
     """
     with rt.store.db.read() as session:
         c = ops.get_challenge(session, challenge_id)
@@ -351,9 +351,13 @@ def progress_page(rt: Runtime, challenge_id: str, as_of: str) -> dict[str, Any]:
                        "verdict": r.get("verdict")})
     if value is None:
         return {**base, "reason": "no submission has been adjudicated yet"}
+    # the value an entry must reach to certify: past the absolute threshold *and* past
+    # the baseline by its margin (both criteria must hold)
     sign = 1 if p.higher_is_better else -1
-    threshold = p.threshold.absolute if p.threshold.absolute is not None else (
-        value + sign * baseline.margin)
+    candidates = [value + sign * baseline.margin]
+    if p.threshold.absolute is not None:
+        candidates.append(p.threshold.absolute)
+    threshold = max(candidates) if p.higher_is_better else min(candidates)
     if threshold == value:
         raise ConflictError("the baseline already sits at the threshold: no gap to close")
     context = progress_context(points, challenge={

@@ -34,13 +34,14 @@ HOSTILE = "<script>window.__pwned = 1</script>"
 
 
 def board_protocol(tmp: Path, *, title: str | None = None, summary: str | None = None,
-                   pid: str = "service-test-board") -> Path:
-    """The service test protocol with a public board (ladder, half the units public)."""
+                   pid: str = "service-test-board", board: bool = True) -> Path:
+    """The service test protocol, with a public board (ladder, half the units public)."""
     data = yaml.safe_load(PROTOCOL.read_text())
     data["id"] = pid
-    data["task"]["strata"] = ["outcome"]
-    data["leaderboard"] = {"public_fraction": 0.5,
-                           "feedback": {"mechanism": "ladder", "step": 0.01}}
+    if board:
+        data["task"]["strata"] = ["outcome"]
+        data["leaderboard"] = {"public_fraction": 0.5,
+                               "feedback": {"mechanism": "ladder", "step": 0.01}}
     if title is not None:
         data["title"] = title
     if summary is not None:
@@ -118,8 +119,8 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``adjudicator serve`` on 127.0.0.1 and a free port, worker running, SQLite under tmp.
 
-    Set up with two challenges: ``c1`` (the service test protocol with a public board,
-    open) and ``x1`` (a hostile title and protocol text, open).
+    Set up with three open challenges: ``c1`` (the service test protocol), ``b1`` (the
+    same with a public board) and ``x1`` (a hostile title and protocol text).
     """
     import uvicorn
     from fastapi.testclient import TestClient
@@ -145,10 +146,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         with TestClient(helper_app) as client:
             api = Api(client=client, app=helper_app, tokens=tokens)
-            api.challenge("c1", protocol=board_protocol(tmp))
+            api.challenge("c1")
+            api.challenge("b1", protocol=board_protocol(tmp))
             api.challenge("x1", protocol=board_protocol(
                 tmp, title=f"Hostile {HOSTILE}", summary=f"Protocol text {HOSTILE}",
-                pid="hostile-protocol"))
+                pid="hostile-protocol", board=False))
             _retitle(api, "x1", f"Challenge {HOSTILE}")
             yield Server(url=f"http://127.0.0.1:{port}", app=app, api=api)
     finally:
@@ -171,8 +173,10 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
+    # module-scoped: Playwright's sync API keeps an event loop running in this thread, in
+    # which nothing else may call asyncio.run (pyHanko does, when a test drains the worker)
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
