@@ -586,11 +586,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register_edges() -> None:
+    from .service.bundle_cli import register as bundle_commands  # verify-bundle
     from .service.commands import register as service_commands  # serve, users, ledger
     from .service.leaderboard_cli import register as leaderboard_commands
 
     service_commands(app)
     leaderboard_commands(app)
+    bundle_commands(app)
 
 
 _register_edges()

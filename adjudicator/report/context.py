@@ -467,6 +467,7 @@ def progress_context(
     challenge: Mapping[str, Any],
     as_of: str,
     evidence: bytes | None = None,
+    results: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The context of a progress report: how much of the gap the field has closed.
 
@@ -481,6 +482,10 @@ def progress_context(
         ``protocol`` (``id``, ``digest``) and ``confidence``.
     as_of
         The date the report speaks for (printed; never the clock).
+    results
+        Optionally, the open results: every adjudication of every team, failures
+        included (rows of :data:`adjudicator.service.open_results.FIELDS`), listed in
+        full after the best entries, so the report shows what did not work as well.
 
     For each date the best entry of that date is listed; ``state of the art`` is the best
     entry so far. The share of the gap closed is ``(estimate - baseline) / (threshold -
@@ -539,9 +544,14 @@ def progress_context(
         row["state_of_the_art"] = best_so_far["share"] if best_so_far else None
         rows.append(row)
     protocol = _map(challenge.get("protocol"))
-    data = (canonical_json_bytes({"adjudicator": "progress/v1", "as_of": as_of,
-                                  "challenge": dict(challenge), "points": list(points)})
-            if evidence is None else evidence)
+    listed = [_open_result(r) for r in results] if results is not None else None
+    if evidence is None:
+        doc: dict[str, Any] = {"adjudicator": "progress/v1", "as_of": as_of,
+                               "challenge": dict(challenge), "points": list(points)}
+        if results is not None:
+            doc["results"] = [dict(r) for r in results]
+        evidence = canonical_json_bytes(doc)
+    data = evidence
     return {
         "kind": "progress",
         "title": "Progress report",
@@ -557,8 +567,30 @@ def progress_context(
         "rows": rows,
         "best": best_so_far,
         "n_entries": sum(len(v) for v in by_date.values()),
+        "results": listed,
         "evidence": {"name": EVIDENCE_NAMES["progress"], "sha256": _sha256(data),
                      "bytes": len(data)},
+    }
+
+
+def _open_result(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One open result as the progress report lists it (text is escaped by the template)."""
+    row = _map(row)
+    status = _text(row.get("status")) or "pending"
+    return {
+        "submission": row.get("submission"),
+        "team": _text(row.get("team")),
+        "sequence": row.get("sequence"),
+        "date": (_text(row.get("adjudicated_at")) or _text(row.get("received_at")) or "")[:10],
+        "status": status,
+        "verdict": _verdict(row.get("verdict")) if row.get("verdict") else None,
+        "estimate": _num(row.get("estimate")),
+        "low": _num(row.get("interval_low")),
+        "high": _num(row.get("interval_high")),
+        "alpha": _num(row.get("alpha_spent")),
+        "bayes": _num(row.get("bayes_probability")),
+        "error": _text(row.get("error")),
+        "note": _text(row.get("note")),
     }
 
 

@@ -294,13 +294,18 @@ def render_audit_report(results: Sequence[Mapping[str, Any]]) -> RenderedReport:
 
 
 def render_progress_report(
-    points: Sequence[Mapping[str, Any]], *, challenge: Mapping[str, Any], as_of: str
+    points: Sequence[Mapping[str, Any]], *, challenge: Mapping[str, Any], as_of: str,
+    results: Sequence[Mapping[str, Any]] | None = None,
 ) -> RenderedReport:
     """Render a progress report for funders (see
-    :func:`~adjudicator.report.context.progress_context` for the input)."""
-    evidence = canonical_json_bytes(
-        {"adjudicator": "progress/v1", "as_of": as_of, "challenge": dict(challenge),
-         "points": [dict(p) for p in points]})
-    context = progress_context(points, challenge=challenge, as_of=as_of, evidence=evidence)
+    :func:`~adjudicator.report.context.progress_context` for the input; ``results``, the
+    open results, are listed in full and embedded with the points)."""
+    doc: dict[str, Any] = {"adjudicator": "progress/v1", "as_of": as_of,
+                           "challenge": dict(challenge), "points": [dict(p) for p in points]}
+    if results is not None:
+        doc["results"] = [dict(r) for r in results]
+    evidence = canonical_json_bytes(doc)
+    context = progress_context(points, challenge=challenge, as_of=as_of, evidence=evidence,
+                               results=results)
     uris = {"progress": figures.progress_figure(context)}
     return _to_pdf(context, uris, evidence)

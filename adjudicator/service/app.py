@@ -40,6 +40,7 @@ from ..store.errors import (
 )
 from ..store.models import Artifact
 from .leaderboard_routes import router as leaderboard_router
+from .results_routes import router as results_router
 from .routes import router
 from .runtime import Runtime, utc_now
 from .worker import Worker
@@ -122,6 +123,7 @@ def create_app(
     app.state.worker_wake = jobs.wake
     app.include_router(router)
     app.include_router(leaderboard_router)  # /challenges/{c}/leaderboard/public, /final
+    app.include_router(results_router)  # /challenges/{c}/results..., notes, refusals
     from ..web import mount as mount_pages  # the web pages: /web/..., and / redirecting there
 
     mount_pages(app)

@@ -40,6 +40,7 @@ from ..store.models import (
     Team,
 )
 from ..store.rows import lock_family, record_artifact
+from .open_results import pseudonym
 from .runtime import Runtime
 from .uploads import Received, check_parquet
 from .users import Principal
@@ -79,6 +80,7 @@ def submission_view(session: Session, s: Submission) -> dict[str, Any]:
         "status": s.status, "verdict": s.verdict, "estimate": s.estimate,
         "alpha_k": s.alpha_k, "adjudicated_at": s.adjudicated_at,
         "adjudicated_seq": s.adjudicated_seq, "error": s.error,
+        "note": s.note, "note_at": s.note_at,
         "job": None if job is None else {"id": job.id, "status": job.status},
     }
 
@@ -114,7 +116,11 @@ def submit(
             raise ConflictError(f"challenge {challenge_id!r} is not open for submissions "
                                 f"(it is {c.phase})")
         protocol = rt.protocol(session.get(ProtocolRecord, c.protocol_digest))
-        family = family_of(protocol.multiplicity.family, principal.team)
+        # a pseudonymous challenge names the team by its pseudonym wherever it is published
+        # (the ledger, the family, the results): the label is fixed here, once
+        label = (pseudonym(rt, challenge_id, principal.team)
+                 if protocol.publication.teams == "pseudonymous" else None)
+        family = family_of(protocol.multiplicity.family, label or principal.team)
         cap = protocol.multiplicity.max_submissions
         # (2)
         if idempotency_key is not None:
@@ -158,6 +164,7 @@ def submit(
         sha = rt.store.artifacts.put_file(path, received.sha256)
         record_artifact(session, sha, "submission", received.size, at)
         sub = Submission(challenge_id=challenge_id, team_id=principal.team_id,
+                         team_label=label,
                          user_id=principal.user_id, family=family, sequence=sequence,
                          name=name, digest=digest, sha256=sha, received_at=at,
                          received_seq=-1, status="received")
@@ -165,7 +172,7 @@ def submit(
         session.flush()
         seq, _ = rt.store.ledger.append(session, {
             "type": "submission_received", "at": at, "challenge": challenge_id,
-            "submission": sub.id, "team": principal.team, "family": family,
+            "submission": sub.id, "team": label or principal.team, "family": family,
             "sequence": sequence, "digest": digest, "sha256": sha,
         }, at=at)
         sub.received_seq = seq

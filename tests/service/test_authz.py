@@ -25,6 +25,9 @@ def _matrix(sid: int, job: int, digest: str) -> list[tuple[str, str, bytes | Non
     owner_read = {"public": 401, "admin": 200, "alice": 200, "bob": 404, "auditor": 200}
     audit = {"public": 401, "admin": 200, "alice": 403, "bob": 403, "auditor": 200}
 
+    before_close = {"public": 409, "admin": 200, "alice": 409, "bob": 409, "auditor": 200}
+    refused = {"public": 401, "admin": 405, "alice": 405, "bob": 404, "auditor": 403}
+
     def admin_only(ok: int) -> dict:
         return {"public": 401, "admin": ok, "alice": 403, "bob": 403, "auditor": 403}
 
@@ -69,6 +72,19 @@ def _matrix(sid: int, job: int, digest: str) -> list[tuple[str, str, bytes | Non
         ("POST", "/challenges/c1/submissions", ENTRY,
          {"public": 401, "admin": 403, "alice": 201, "bob": 201, "auditor": 403}),
         ("POST", "/challenges/c1/open", None, admin_only(409)),
+        # open results (adjudicator.service.open_results): published at close; before it
+        # the committee and auditors preview them (test_open_results_routes_after_close)
+        ("GET", "/challenges/c1/results", None, before_close),
+        ("GET", "/challenges/c1/results.csv", None, before_close),
+        ("GET", "/challenges/c1/results.parquet", None, before_close),
+        ("GET", "/challenges/c1/results/progress", None, before_close),
+        ("GET", "/challenges/c1/results/schema", None, everyone),
+        ("GET", "/challenges/c1/results/bundle", None, dict.fromkeys(ROLES, 409)),
+        ("PUT", f"/submissions/{sid}/note", b'{"note": "our first try"}',
+         {"public": 401, "admin": 403, "alice": 200, "bob": 404, "auditor": 403}),
+        # nothing is withdrawn: refused for everyone, recorded for who may see it
+        ("DELETE", f"/submissions/{sid}", None, refused),
+        ("PATCH", f"/submissions/{sid}", b'{"hidden": true}', refused),
         ("POST", "/challenges/c1/close", None, admin_only(200)),
     ]
 
@@ -103,7 +119,7 @@ def test_every_route_for_every_role(api):
         order = sorted(ROLES, key=lambda r: 0 <= expected[r] < 300)  # refusals first
         for role in order:
             headers = {} if role == "public" else api.auth(role)
-            if path == "/challenges":
+            if path == "/challenges" or path.endswith("/note") or method == "PATCH":
                 headers["Content-Type"] = "application/json"
             r = api.client.request(method, path, content=body, headers=headers)
             if expected[role] == ANY:
@@ -145,6 +161,33 @@ def test_model_to_data_routes_for_every_role(api):
                        ("auditor", False)):
         run = api.client.get(f"/submissions/{sub['id']}/run", headers=api.auth(role)).json()
         assert ("stderr" in run["logs"]) is logs, role
+
+
+def test_open_results_routes_after_close(api):
+    """Once the window closes the open results are everyone's; notes and refusals keep
+    their rules."""
+    api.challenge()
+    sub = api.submit("alice").json()
+    api.drain()
+    assert api.client.post("/challenges/c1/close", headers=api.auth("admin")).status_code \
+        == 200
+    failures = []
+    for method, path, expected in (
+        ("GET", "/challenges/c1/results", dict.fromkeys(ROLES, 200)),
+        ("GET", "/challenges/c1/results.csv", dict.fromkeys(ROLES, 200)),
+        ("GET", "/challenges/c1/results.parquet", dict.fromkeys(ROLES, 200)),
+        ("GET", "/challenges/c1/results/bundle", dict.fromkeys(ROLES, 200)),
+        ("GET", "/challenges/c1/results/progress", dict.fromkeys(ROLES, 200)),
+        ("DELETE", f"/submissions/{sub['id']}",
+         {"public": 401, "admin": 405, "alice": 405, "bob": 404, "auditor": 403}),
+    ):
+        for role in ROLES:
+            headers = {} if role == "public" else api.auth(role)
+            r = api.client.request(method, path, headers=headers)
+            if r.status_code != expected[role]:
+                failures.append(f"{method} {path} as {role}: {r.status_code} "
+                                f"(expected {expected[role]}) {r.text[:120]}")
+    assert not failures, "\n".join(failures)
 
 
 def test_team_isolation_and_the_truth(api):
