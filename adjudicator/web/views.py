@@ -24,6 +24,7 @@ from ..report import audit_context, certification_context, progress_context
 from ..report import figures as fig
 from ..service import boards
 from ..service import challenges as ops
+from ..service.disclosure import WITHHELD, mask_submission, withheld_for
 from ..service.runtime import Runtime
 from ..service.submissions import get_submission, submission_view, visible
 from ..service.users import Principal
@@ -166,21 +167,29 @@ def team_page(rt: Runtime, who: Principal, name: str) -> dict[str, Any]:
                                                  .order_by(Challenge.created_at))
                       if c.id in wanted or c.phase == "open"]
         protocols = {c.id: _protocol(rt, session, c) for c in challenges}
+        hidden = {c.id: withheld_for(rt, session, who, c.id) for c in challenges}
         team_name = team.name
     sections = []
     for c in challenges:
         p = protocols[c.id]
         mine = [s for s in subs if s.challenge_id == c.id]
-        results = [_result(rt, s.result_sha256) for s in mine
-                   if s.status == "adjudicated" and s.result_sha256]
-        audit = audit_context(results) if results else None
-        rows, spent = [], 0.0
-        for s in mine:
-            spent += s.alpha_k or 0.0
-            rows.append({**views[s.id], "alpha_spent": spent if s.alpha_k is not None
-                         else None, "report": reports.get(s.id),
-                         "active": s.status in ACTIVE})
-        figures = _audit_figures(audit, [s.result_sha256 for s in mine]) if audit else {}
+        # a leaderboard challenge withholds what adjudications computed until it closes
+        if hidden[c.id]:
+            rows = [{**mask_submission(views[s.id]), "alpha_spent": None, "report": None,
+                     "active": False} for s in mine]
+            audit, figures, spent = None, {}, None
+        else:
+            results = [_result(rt, s.result_sha256) for s in mine
+                       if s.status == "adjudicated" and s.result_sha256]
+            audit = audit_context(results) if results else None
+            rows, spent = [], 0.0
+            for s in mine:
+                spent += s.alpha_k or 0.0
+                rows.append({**views[s.id], "alpha_spent": spent if s.alpha_k is not None
+                             else None, "report": reports.get(s.id),
+                             "active": s.status in ACTIVE})
+            figures = (_audit_figures(audit, [s.result_sha256 for s in mine]) if audit
+                       else {})
         sections.append({
             "id": c.id, "title": c.title, "phase": c.phase,
             "can_upload": c.phase == "open" and who.role == "participant",
@@ -189,7 +198,7 @@ def team_page(rt: Runtime, who: Principal, name: str) -> dict[str, Any]:
                        "family": p.multiplicity.family,
                        "max_submissions": p.multiplicity.max_submissions},
             "used": len(mine), "alpha_spent": spent, "rows": rows, "audit": audit,
-            "figures": figures,
+            "figures": figures, "withheld": WITHHELD if hidden[c.id] else None,
         })
     return {"title": f"Team {team_name}", "team": team_name, "challenges": sections}
 
@@ -232,6 +241,11 @@ def submission_status(rt: Runtime, who: Principal, submission_id: int) -> dict[s
         status, verdict, error = s.status, s.verdict, s.error
         truth = session.scalar(select(Challenge.truth_digest)
                                .where(Challenge.id == s.challenge_id))
+        if withheld_for(rt, session, who, s.challenge_id):
+            # not even whether the work is still running: it would tell a failure apart
+            return {"submission": submission_id, "status": "withheld", "verdict": None,
+                    "error": None, "job": None, "report": False, "done": True,
+                    "withheld": WITHHELD}
     # a prospective submission waits, locked, for the truth: nothing moves until then
     moving = (status == "received" and truth is not None) or (
         job is not None and job["status"] in ACTIVE)
@@ -250,8 +264,14 @@ def submission_page(rt: Runtime, who: Principal, submission_id: int) -> dict[str
         c = session.get(Challenge, s.challenge_id)
         truth_ready = c.truth_digest is not None
         challenge_title = c.title
+        hidden = withheld_for(rt, session, who, s.challenge_id)
     status = submission_status(rt, who, submission_id)
     context = figures = None
+    if hidden:
+        return {"title": f"Submission {submission_id}", "submission": mask_submission(view),
+                "challenge_title": challenge_title, "status": status, "report": None,
+                "truth_ready": truth_ready, "result": None, "figures": {},
+                "withheld": WITHHELD}
     if s.status == "adjudicated" and s.result_sha256:
         data = rt.store.artifacts.read(s.result_sha256)  # the exact bytes: their digest shows
         result = json.loads(data)
@@ -259,7 +279,8 @@ def submission_page(rt: Runtime, who: Principal, submission_id: int) -> dict[str
         figures = _certification_figures(s.result_sha256, result, context)
     return {"title": f"Submission {submission_id}", "submission": view,
             "challenge_title": challenge_title, "status": status, "report": report,
-            "truth_ready": truth_ready, "result": context, "figures": figures or {}}
+            "truth_ready": truth_ready, "result": context, "figures": figures or {},
+            "withheld": None}
 
 
 def _certification_figures(sha: str, result: dict[str, Any], context: dict[str, Any]

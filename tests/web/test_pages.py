@@ -247,3 +247,38 @@ def test_user_text_is_escaped_everywhere(site, tmp_path):
     # and every page forbids inline scripts anyway
     assert "script-src 'self'" in site.client(None).get("/web/").headers[
         "content-security-policy"]
+
+
+def test_a_board_challenge_withholds_results_from_teams_until_close(site, tmp_path):
+    """The service's disclosure rule holds on the pages: before close a team sees what it
+    sent, not what the adjudication computed; the committee sees everything."""
+    site.api.challenge("c1", protocol=board_protocol(tmp_path))
+    r = _upload(site, "alice", name="boarded")
+    sid = int(r.headers["location"].split("/")[3].split("?")[0])
+    site.api.drain()
+    estimate = site.api.client.get(f"/submissions/{sid}",
+                                   headers=site.api.auth("admin")).json()["estimate"]
+    assert estimate is not None
+    alice = site.client("alice")
+    team = alice.get("/web/teams/team-a?format=json").json()["challenges"][0]
+    assert team["withheld"] and team["audit"] is None and team["alpha_spent"] is None
+    assert {row["status"] for row in team["rows"]} == {"withheld"}
+    assert all(row["estimate"] is None and row["verdict"] is None for row in team["rows"])
+    for path in ("/web/teams/team-a", f"/web/submissions/{sid}"):
+        text = alice.get(path).text
+        assert "withheld until the window closes" in text
+        for digits in (3, 4, 5):
+            assert f"{estimate:.{digits}f}" not in text, path
+        assert "CERTIFIED" not in text.upper().replace("NOT CERTIFIED", "")
+    status = alice.get(f"/web/submissions/{sid}/status").json()
+    assert status["status"] == "withheld" and status["verdict"] is None
+    assert alice.get(f"/web/submissions/{sid}/report.pdf").status_code == 403
+    board = site.client(None).get("/web/challenges/c1/board").text
+    assert "withheld" in board
+    admin = site.client("admin").get(f"/web/submissions/{sid}?format=json").json()
+    assert admin["result"]["estimate"] == estimate
+    # once the window closes, the team reads its results
+    assert site.api.client.post("/challenges/c1/close",
+                                headers=site.api.auth("admin")).status_code == 200
+    after = alice.get(f"/web/submissions/{sid}?format=json").json()
+    assert after["withheld"] is None and after["result"]["estimate"] == estimate
