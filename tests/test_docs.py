@@ -227,3 +227,16 @@ def test_verifying_page_commands_run_on_an_issued_report(issued_report):
     out = subprocess.run([sys.executable, "-c", python], cwd=work, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and "VerificationError" in out.stderr, out.stderr
+
+
+def test_readme_protocol_example_is_the_demo_protocol():
+    """The README's short tour shows protocols/gbsg2-recurrence-free-survival.yaml (all
+    but its summary): the same meaning, field for field."""
+    from adjudicator.protocol import load_protocol, parse_protocol
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
+                 if "adjudicator: protocol/v1" in b)
+    real = load_protocol(ROOT / "protocols" / "gbsg2-recurrence-free-survival.yaml")
+    example = parse_protocol(shown, source="README.md")
+    assert example.model_dump(exclude={"summary"}) == real.model_dump(exclude={"summary"})
