@@ -9,6 +9,8 @@ route                                          who                         what
 ``GET /web/``                                  anyone                      challenge list
 ``GET /web/challenges/{c}``                    anyone                      challenge page
 ``GET /web/challenges/{c}/board``              anyone                      public leaderboard
+``GET /web/challenges/{c}/results``            anyone after close          open results
+                                               (before: auditor, admin)
 ``GET /web/challenges/{c}/progress``           auditor, admin              progress chart
 ``GET|POST /web/sign-in``, ``POST /sign-out``  anyone                      session
 ``GET /web/home``                              anyone                      your page
@@ -19,6 +21,7 @@ route                                          who                         what
 ``GET /web/submissions/{s}/report.pdf``        owner team, auditor, admin  signed report
 ``POST /web/submissions/{s}/adjudication``     owner team, admin           (re-)adjudicate
 ``POST /web/submissions/{s}/report``           admin                       issue report
+``POST /web/submissions/{s}/note``             the owner team              public note
 ``GET /web/committee``                         auditor, admin              all submissions
 ``GET /web/ledger``                            anyone (entries: auditor,   ledger viewer
                                                admin)
@@ -164,6 +167,26 @@ async def board(challenge_id: str, request: Request) -> Response:
     counts = api.leaderboard(challenge_id, request)
     data = await run_in_threadpool(views.board_page, _rt(request), challenge_id, counts)
     return _page(request, "board.html.j2", data)
+
+
+@router.get("/web/challenges/{challenge_id}/results")
+async def open_results(challenge_id: str, request: Request) -> Response:
+    from ..service.open_results import results_context
+
+    who = current(request).principal
+    data = await run_in_threadpool(results_context, _rt(request), challenge_id, who)
+    return _page(request, "results.html.j2", {**data, "title": data["challenge"]["title"]})
+
+
+@router.post("/web/submissions/{submission_id}/note")
+async def note(request: Request, submission_id: int = SubmissionId) -> Response:
+    from ..service.open_results import attach_note
+
+    who = _who(request, "participant")
+    form = await _form(request)
+    await run_in_threadpool(attach_note, _rt(request), who, submission_id,
+                            form.get("note", ""))
+    return _back(form, f"/web/submissions/{submission_id}")
 
 
 @router.get("/web/challenges/{challenge_id}/progress")

@@ -260,7 +260,8 @@ def test_every_page_passes_axe(server, browser, screenshots):
                "/web/ledger", "/web/challenges/x1"],
         "alice": ["/web/teams/team-a", f"/web/submissions/{sid}", "/web/teams/team-b"],
         "admin": ["/web/committee", f"/web/submissions/{sid}",
-                  "/web/challenges/c1/progress", "/web/ledger"],
+                  "/web/challenges/c1/progress", "/web/ledger", "/web/challenges/c1/results",
+                  "/web/challenges/nope"],
     }
     serious, seen = [], {}
     for who, paths in pages.items():

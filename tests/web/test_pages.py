@@ -57,6 +57,9 @@ def test_every_page_for_every_role(site):
         ("/web/challenges/c1", dict.fromkeys(ROLES, ok)),
         ("/web/challenges/c1/board", dict.fromkeys(ROLES, ok)),
         ("/web/challenges/c1/progress", committee),
+        # the open results are published at close; the committee and auditors read them before
+        ("/web/challenges/c1/results", {"public": 409, "admin": ok, "alice": 409, "bob": 409,
+                                        "auditor": ok}),
         ("/web/sign-in", dict.fromkeys(ROLES, ok)),
         ("/web/home", dict.fromkeys(ROLES, 303)),
         ("/web/teams/team-a", own),
@@ -73,6 +76,7 @@ def test_every_page_for_every_role(site):
         ("/web/teams/team-a/challenges/c1/upload", {}),
         (f"/web/submissions/{sid}/adjudication", {}),
         (f"/web/submissions/{sid}/report", {}),
+        (f"/web/submissions/{sid}/note", {}),
         ("/web/ledger/verification", {}),
     ]
     served = {(m, r.path) for r in router.routes for m in r.methods if m != "HEAD"}
@@ -282,3 +286,28 @@ def test_a_board_challenge_withholds_results_from_teams_until_close(site, tmp_pa
                                 headers=site.api.auth("admin")).status_code == 200
     after = alice.get(f"/web/submissions/{sid}?format=json").json()
     assert after["withheld"] is None and after["result"]["estimate"] == estimate
+
+
+def test_open_results_page_and_public_note(site):
+    sid = _setup(site)
+    alice = site.client("alice")
+    page = alice.get(f"/web/submissions/{sid}")
+    r = alice.post(f"/web/submissions/{sid}/note",
+                   data={"csrf": csrf_of(page.text), "note": "tried <b>boosting</b> first"})
+    assert r.status_code == 303
+    assert "tried &lt;b&gt;boosting&lt;/b&gt; first" in alice.get(f"/web/submissions/{sid}").text
+    again = alice.post(f"/web/submissions/{sid}/note",
+                       data={"csrf": csrf_of(page.text), "note": "changed my mind"})
+    assert again.status_code == 409 and "not changed" in again.text
+    bob = site.client("bob")
+    assert bob.post(f"/web/submissions/{sid}/note", data={
+        "csrf": csrf_of(bob.get("/web/").text), "note": "x"}).status_code == 404
+    assert "Not published yet" in site.client("auditor").get("/web/challenges/c1/results").text
+    assert site.api.client.post("/challenges/c1/close",
+                                headers=site.api.auth("admin")).status_code == 200
+    public = site.client(None).get("/web/challenges/c1/results")
+    assert public.status_code == 200
+    assert "tried &lt;b&gt;boosting&lt;/b&gt; first" in public.text
+    data = site.client(None).get("/web/challenges/c1/results?format=json").json()
+    expected = site.api.client.get("/challenges/c1/results").json()
+    assert data["results"] == expected["results"] and data["published"] is True
