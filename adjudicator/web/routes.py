@@ -85,7 +85,7 @@ def _key(request: Request) -> bytes:
     key = getattr(request.app.state, "web_session_key", None)
     if key is None:
         key = request.app.state.web_session_key = session_key(_rt(request))
-    return key  # type: ignore[no-any-return]
+    return key
 
 
 def current(request: Request) -> Session:
@@ -93,7 +93,7 @@ def current(request: Request) -> Session:
     cached = getattr(request.state, "session", None)
     if cached is None:
         cached = request.state.session = read_session(request, _rt(request), _key(request))
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def _who(request: Request, *roles: str) -> Principal:
@@ -360,7 +360,7 @@ def _checks(request: Request) -> LedgerChecks:
     checks = getattr(request.app.state, "web_ledger_checks", None)
     if checks is None:
         checks = request.app.state.web_ledger_checks = LedgerChecks(_rt(request))
-    return checks  # type: ignore[no-any-return]
+    return checks
 
 
 @router.get("/web/ledger")

@@ -261,7 +261,7 @@ def submission_page(rt: Runtime, who: Principal, submission_id: int) -> dict[str
             raise NotFoundError(f"no submission {submission_id}")
         view = submission_view(session, s)
         report = _reports(session, [s.id]).get(s.id)
-        c = session.get(Challenge, s.challenge_id)
+        c = ops.get_challenge(session, s.challenge_id)
         truth_ready = c.truth_digest is not None
         challenge_title = c.title
         hidden = withheld_for(rt, session, who, s.challenge_id)

@@ -120,6 +120,7 @@ def test_a_bad_file_shows_the_error(server, browser, screenshots):
     expect(alert).to_contain_text("The file was not accepted")
     expect(alert).to_contain_text("u0")  # the message names the missing unit
     expect(alert).to_contain_text("Nothing was recorded")
+    expect(alert).to_be_focused()  # brought into view on a long page
     _shot(alice, screenshots, "upload-error")
     after = server.api.client.get("/challenges/c1/submissions",
                                   headers=server.api.auth("admin")).json()

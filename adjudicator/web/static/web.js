@@ -50,6 +50,14 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), poll);
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  function showErrors() {
+    // a refused upload is re-shown far down a long page: bring its message into view
+    var error = document.getElementById("upload-error");
+    if (error) { error.setAttribute("tabindex", "-1"); error.focus(); }
+  }
+
+  function ready() { showErrors(); start(); }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
 })();
