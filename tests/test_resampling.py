@@ -199,6 +199,19 @@ def test_ranges_computed_apart_concatenate_to_the_run():
     assert np.concatenate(parts).tobytes() == whole.tobytes()
 
 
+def test_executor_gives_the_same_bits():
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = np.random.default_rng(2).normal(size=30)
+    whole = rs.bootstrap(wmean(x), 30, resamples=2 * rs.BLOCK_SIZE + 5, seed=SEED)
+    with ThreadPoolExecutor(2) as pool:
+        apart = rs.bootstrap(wmean(x), 30, resamples=2 * rs.BLOCK_SIZE + 5, seed=SEED,
+                             executor=pool)
+        more = rs.extend(rs.bootstrap(wmean(x), 30, resamples=100, seed=SEED),
+                         wmean(x), 2 * rs.BLOCK_SIZE - 95, executor=pool)
+    assert apart.values.tobytes() == whole.values.tobytes() == more.values.tobytes()
+
+
 def test_extend_continues_the_same_stream():
     x = np.random.default_rng(2).normal(size=30)
     stat = wmean(x)
