@@ -12,8 +12,9 @@ attribute           why
 ``HttpOnly``        scripts on the page never read it
 ``SameSite=Lax``    other sites' forms and scripts do not send it (a link from an e-mail still
                     arrives signed in, which ``Strict`` would not)
-``Secure``          when the request came over https (behind a proxy: run uvicorn with
-                    ``--proxy-headers``); the cookie is then named ``__Host-adj_session``,
+``Secure``          when the request came over https (behind a proxy: uvicorn trusts the
+                    ``X-Forwarded-Proto`` of ``FORWARDED_ALLOW_IPS``, by default the
+                    local host); the cookie is then named ``__Host-adj_session``,
                     which browsers only accept from a secure origin, for the whole host
 ``Max-Age``         :data:`SESSION_SECONDS`; the signed issue time is also checked here
 ==================  ===========================================================================
