@@ -286,6 +286,12 @@ def adjudicate_cmd(
         typer.Option(help="signing identity folder (default $ADJUDICATOR_HOME/keys)"),
     ] = None,
     scheduler: SchedulerOpt = None,
+    split_secret: Annotated[
+        str | None,
+        typer.Option(help="a protocol with a leaderboard block: the challenge's secret (the "
+                          "service publishes it with the final rankings), which fixes the "
+                          "split; only the certification units are adjudicated"),
+    ] = None,
 ) -> None:
     """Adjudicate a submission by the protocol: DIR/result.json and a signed DIR/report.pdf.
 
@@ -302,11 +308,23 @@ def adjudicate_cmd(
     t = read_truth(p, truth)
     s = read_submission(p, submission, t)
     bl = {n: read_submission(p, f, t) for n, f in baseline_files.items()}
+    split = None
+    if split_secret is not None or p.leaderboard is not None:
+        from .errors import InputError
+        from .leaderboard import split_units
+
+        if p.leaderboard is None:
+            raise InputError("--split-secret: the protocol has no leaderboard block")
+        if split_secret is None:
+            raise InputError("the protocol preregisters a public leaderboard: give "
+                             "--split-secret (published with the final rankings) so that "
+                             "only the certification units are adjudicated")
+        split = split_units(p, t, secret=split_secret)
     with _compute(scheduler) as compute:
         typer.echo(f"adjudicating {submission} under {p.id} v{p.version}"
                    + ("" if compute.where == "process" else f" on {compute.where}"), err=True)
         result = compute.adjudicate(p, t, s, baselines=bl, history=past, team=team,
-                                    name=submission.name, progress=_progress)
+                                    name=submission.name, progress=_progress, split=split)
     doc = result.to_dict()
     data = _result_bytes(doc)
     _write_atomic(out / "result.json", data)

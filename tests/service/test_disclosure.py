@@ -223,3 +223,32 @@ def test_results_of_a_plain_challenge_are_readable_at_once(api):
     assert view["status"] == "adjudicated" and "withheld" not in view
     r = api.client.get(f"/submissions/{sub['id']}/result", headers=api.auth("alice"))
     assert r.status_code == 200 and "certification" not in r.json()
+
+
+def test_an_auditor_reproduces_a_board_adjudication_offline(api, tmp_path):
+    """After close the secret is published; with it the command line adjudicates on the
+    same certification units and gets the service's numbers."""
+    from typer.testing import CliRunner
+
+    from adjudicator.cli import app as cli_app
+
+    cid = api.challenge(protocol=BOARD)
+    sub = api.submit("alice").json()
+    api.drain()
+    assert api.client.post(f"/challenges/{cid}/close",
+                           headers=api.auth("admin")).status_code == 200
+    served = api.client.get(f"/submissions/{sub['id']}/result",
+                            headers=api.auth("alice")).json()
+    secret = api.client.get(f"/challenges/{cid}/leaderboard/final").json()["secret"]
+    args = ["adjudicate", "-p", str(BOARD), "-t", str(ASSETS / "service_truth.csv"),
+            "-s", str(ASSETS / "service_entry.csv"), "-b",
+            f"baseline={ASSETS / 'service_baseline.csv'}", "--team", "team-a", "--no-report"]
+    runner = CliRunner()
+    refused = runner.invoke(cli_app, [*args, "-o", str(tmp_path / "x")])
+    assert refused.exit_code == 2 and "--split-secret" in refused.output
+    out = runner.invoke(cli_app, [*args, "-o", str(tmp_path / "r"), "--split-secret", secret])
+    assert out.exit_code == 0, out.output
+    offline = json.loads((tmp_path / "r" / "result.json").read_text())
+    for key in ("verdict", "estimate", "interval", "criteria", "baselines", "certification",
+                "truth"):
+        assert offline[key] == served[key], key
