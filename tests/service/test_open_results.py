@@ -358,3 +358,17 @@ def test_pseudonymous_publication_names_no_team(api, tmp_path):
     with api.rt.store.db.read() as session:
         api.rt.store.ledger.verify(session)
         verify_records(session)
+
+
+def test_the_bundle_proofs_are_the_ledgers():
+    """The bundle computes every proof in one pass; each equals Ledger.inclusion_proof."""
+    from adjudicator.ledger import Ledger, leaf_hash
+    from adjudicator.service.bundle import _inclusion_proofs
+
+    for n in (1, 2, 3, 7, 8, 9, 100):
+        ledger = Ledger()
+        for i in range(n):
+            ledger.append({"type": "window_opened", "i": i})
+        leaves = [leaf_hash(ledger.entry(i)) for i in range(n)]
+        proofs = _inclusion_proofs(leaves, list(range(n)))
+        assert all(proofs[i] == ledger.inclusion_proof(i, n) for i in range(n)), n
