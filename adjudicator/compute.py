@@ -142,6 +142,9 @@ class DaskExecutor:
     attempts
         How often unfinished tasks are submitted in all, when the cluster loses their
         inputs.
+    wait
+        Seconds to wait for a worker to come back (a nanny restarts a dead one) before
+        submitting again.
 
     Attributes
     ----------
@@ -150,11 +153,14 @@ class DaskExecutor:
         worker against them first.
     """
 
-    def __init__(self, client: Any, *, attempts: int = 3) -> None:
+    def __init__(self, client: Any, *, attempts: int = 3, wait: float = 120.0) -> None:
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             raise ValueError(f"`attempts` must be a positive integer, got {attempts!r}")
+        if not wait > 0:
+            raise ValueError(f"`wait` must be positive, got {wait!r}")
         self.client = client
         self.attempts = attempts
+        self.wait = wait
         self.fingerprint = _fingerprint()
         self._shared: dict[int, tuple[Any, Any]] = {}  # id(obj) -> (obj, future)
 
@@ -213,10 +219,16 @@ class DaskExecutor:
         tag = uuid.uuid4().hex[:8]
         lost: BaseException | None = None
         for attempt in range(self.attempts):
-            futures = {submit(calls[i], f"adjudicator-{name}-{tag}-{attempt}-{i}"): i
-                       for i in sorted(pending)}
+            if attempt:  # a dead worker's nanny restarts it: scatter once one is up
+                self._await_worker(name)
             try:
-                for future in as_completed(futures):
+                futures = {submit(calls[i], f"adjudicator-{name}-{tag}-{attempt}-{i}"): i
+                           for i in sorted(pending)}
+            except TimeoutError as exc:  # scatter found no worker to hold the inputs
+                raise ClusterError(f"no Dask worker to send the {name} inputs to: {exc}"
+                                   ) from None
+            try:
+                for future in as_completed(futures, loop=self.client.loop):
                     i = futures[future]
                     results[i] = self._result(future, name)
                     pending.discard(i)
@@ -242,6 +254,14 @@ class DaskExecutor:
                 f"a {name} task killed the Dask workers that ran it, repeatedly (too "
                 f"large for a worker's memory?): {exc}"
             ) from None
+
+    def _await_worker(self, name: str) -> None:
+        try:
+            self.client.wait_for_workers(1, timeout=self.wait)
+        except TimeoutError:
+            raise ClusterError(
+                f"the Dask cluster lost {name} work and no worker came back within "
+                f"{self.wait:g} s") from None
 
     def _forget_lost(self) -> None:
         for key, (_, future) in list(self._shared.items()):
