@@ -256,6 +256,8 @@ Besides each field's own checks, a protocol is refused when:
 - `task.truth` does not name exactly the roles of the task kind (binary `label`; survival
   `time` and `event`; regression `value`; sets `element`; scores none);
 - a binary task does not name its `positive` class, or another kind names one;
+- the unit, key and truth columns are not all distinct, or a sets task names more than one
+  prediction column;
 - `per_unit_pearson_mean` is used without `task.keys`;
 - there is no criterion at all (no `threshold.absolute` and no baseline): a protocol with
   no criteria cannot certify;
@@ -264,7 +266,9 @@ Besides each field's own checks, a protocol is refused when:
   geometric rule, `alphas` outside the list rule, `step` outside the ladder, ...), or one a
   rule needs is missing; the `list` rule's alphas sum to more than `alpha` or are fewer
   than `max_submissions`;
-- `max_resamples` is below `resamples`.
+- `max_resamples` is below `resamples`;
+- a code submission's entry point names both a module and a command, or neither; a
+  predictions protocol gives `entry_point`, `limits` or `runtime`.
 """
 
 
