@@ -188,7 +188,7 @@ class DaskExecutor:
         calls = list(zip(*iterables, strict=True))
         if isinstance(fn, RangeTask):
             task = fn
-            light = dataclasses.replace(task, statistic=None)
+            light = dataclasses.replace(task, statistic=None)  # type: ignore[arg-type]
 
             def submit(args: tuple[Any, ...], key: str) -> Any:
                 return self.client.submit(
@@ -228,7 +228,7 @@ class DaskExecutor:
                 raise ClusterError(f"no Dask worker to send the {name} inputs to: {exc}"
                                    ) from None
             try:
-                for future in as_completed(futures, loop=self.client.loop):
+                for future in as_completed(futures, loop=self.client.loop):  # type: ignore[no-untyped-call]
                     i = futures[future]
                     results[i] = self._result(future, name)
                     pending.discard(i)
@@ -326,7 +326,7 @@ class Compute:
         from distributed import Client
 
         try:
-            client = Client(address, timeout=timeout, set_as_default=False)
+            client = Client(address, timeout=timeout, set_as_default=False)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError, ValueError) as exc:
             raise ConfigurationError(
                 f"cannot reach the Dask scheduler at {address}: {exc}") from None
