@@ -152,8 +152,9 @@ def test_exit_annotations_are_read():
 
 @pytest.fixture
 def issued_report(tmp_path):
-    """A certification report issued by the service (SQLite, in process), and the public
-    files a verifier holds, in one folder; plus the environment of the service's host."""
+    """A certification report issued by the service (SQLite, in process), the public files
+    a verifier holds and the closed challenge's results bundle, in one folder; plus the
+    environment of the service's host."""
     import shutil
 
     from fastapi.testclient import TestClient
@@ -186,6 +187,11 @@ def issued_report(tmp_path):
         (work / "ledger.pub").write_text(client.get("/ledger/key").text, encoding="utf-8")
         for name in ("signing-cert.pem", "minisign.pub"):
             shutil.copy(settings.keys / name, work / name)
+        # the window closes: the public results bundle of the challenge
+        assert client.post("/challenges/c1/close", headers=admin).status_code == 200
+        bundle = client.get("/challenges/c1/results/bundle")
+        assert bundle.status_code == 200, bundle.text
+        (work / "results.zip").write_bytes(bundle.content)
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
                f"{os.environ.get('PATH', '')}", "ADJUDICATOR_HOME": str(settings.home),
                "ADJUDICATOR_DATABASE_URL": database}
