@@ -412,6 +412,16 @@ def _argv(plan: _Plan, status_fd: int, json_fd: int) -> list[str]:
             a += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             a += ["--ro-bind", top, top]
+    a += ["--perms", "0755", "--dir", "/etc",
+          "--ro-bind", str(plan.stage / "etc" / "passwd"), "/etc/passwd",
+          "--ro-bind", str(plan.stage / "etc" / "group"), "/etc/group",
+          "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+          "--ro-bind-try", "/etc/localtime", "/etc/localtime"]
+    a += ["--proc", "/proc", "--dev", "/dev"]
+    a += ["--perms", "1777", "--size", str(plan.limits.memory_mb * mb), "--tmpfs", "/tmp",
+          "--perms", "0777", "--size", str(plan.limits.output_mb * mb), "--tmpfs", "/output"]
+    # the runtime's own prefixes (a virtual environment, pyenv), bound after the tmpfs
+    # mounts so that a runtime living under /tmp (a CI checkout) is not hidden by them
     made: set[str] = set()
     for prefix in plan.runtime.prefixes:
         if prefix == "/usr" or prefix.startswith("/usr/"):
@@ -421,14 +431,6 @@ def _argv(plan: _Plan, status_fd: int, json_fd: int) -> list[str]:
                 made.add(d)
                 a += ["--perms", "0755", "--dir", d]
         a += ["--ro-bind", os.path.realpath(prefix), prefix]
-    a += ["--perms", "0755", "--dir", "/etc",
-          "--ro-bind", str(plan.stage / "etc" / "passwd"), "/etc/passwd",
-          "--ro-bind", str(plan.stage / "etc" / "group"), "/etc/group",
-          "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-          "--ro-bind-try", "/etc/localtime", "/etc/localtime"]
-    a += ["--proc", "/proc", "--dev", "/dev"]
-    a += ["--perms", "1777", "--size", str(plan.limits.memory_mb * mb), "--tmpfs", "/tmp",
-          "--perms", "0777", "--size", str(plan.limits.output_mb * mb), "--tmpfs", "/output"]
     a += ["--ro-bind", str(plan.stage / "code"), "/code",
           "--perms", "0755", "--dir", "/inputs",
           "--ro-bind", str(plan.inputs_src), plan.inputs_dst,
