@@ -133,10 +133,6 @@ class ResultV1(_Closed):
         default=None, description="model to data: the sandboxed run that wrote the "
         "predictions (adjudicator-run/v1 without logs: digests of protocol, code, runtime, "
         "inputs and output, usage, limits); its usage and start time differ between runs")
-    run: dict[str, Any] | None = Field(
-        default=None, description="model to data: the sandboxed run that wrote the "
-        "predictions (adjudicator-run/v1 without logs: digests of protocol, code, runtime, "
-        "inputs and output, usage, limits); its usage and start time differ between runs")
     certification: CertificationPart | None = Field(
         default=None, description="present for a protocol with a leaderboard block: "
         "estimate, interval and verdict read only these units")

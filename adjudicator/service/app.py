@@ -50,9 +50,9 @@ __all__ = ["create_app", "STATUS"]
 #: HTTP status of each branch of the exception tree (the first match wins)
 STATUS: tuple[tuple[type[AdjudicatorError], int], ...] = (
     (NotFoundError, 404),
-    (PayloadTooLargeError, 413),
     (WithheldError, 403),
     (WithdrawalRefusedError, 405),
+    (PayloadTooLargeError, 413),
     (ConflictError, 409),
     (MultiplicityError, 409),
     (ProtocolError, 422),

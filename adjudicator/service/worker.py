@@ -100,13 +100,13 @@ class Worker:
         self.lease = lease
         self.poll = poll
         self.max_attempts = max_attempts
-        #: where code submissions run (:class:`.model_to_data.CodeRunner`): here by default;
-        #: a cluster runner must only use machines with bubblewrap
-        self.code_runner: CodeRunner = run_code_here
         #: where adjudications run (:class:`adjudicator.compute.Compute`); None: from the
         #: settings (``service_compute``, ``dask_scheduler``) on first use
         self.compute: Any = None
         self._compute_lock = threading.Lock()
+        #: where code submissions run (:class:`.model_to_data.CodeRunner`): here by default;
+        #: a cluster runner must only use machines with bubblewrap
+        self.code_runner: CodeRunner = run_code_here
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -346,27 +346,6 @@ class Worker:
             s.posteriors = json.dumps({k: v[0] for k, v in posteriors.items()}) or None
             job.status, job.finished_at, job.error = "done", at, None
 
-    def _place_adjudication(self, *args: Any, **kwargs: Any) -> Any:
-        """``adjudicate(*args, **kwargs)`` where :attr:`compute` says. A cluster that
-        cannot be reached or runs other package versions is not the submission's fault:
-        a RuntimeError, so the job is retried (and fails after ``max_attempts``)."""
-        from ..compute import Compute
-        from ..errors import ConfigurationError
-
-        s = self.rt.settings
-        try:
-            with self._compute_lock:
-                if self.compute is None:
-                    if s.service_compute == "process" or s.dask_scheduler is None:
-                        self.compute = Compute.in_process(s.workers)
-                    else:
-                        self.compute = Compute.connect(s.dask_scheduler,
-                                                       unit=s.service_compute)
-                compute = self.compute
-            return compute.adjudicate(*args, **kwargs)
-        except ConfigurationError as exc:
-            raise RuntimeError(f"compute ({s.service_compute}): {exc}") from exc
-
     def _run(self, claim: _Claim, protocol: Any, c: Challenge, sub: Submission, team: str,
              truth: Any) -> _Ran | None:
         """Run a code submission and read its predictions as an upload; None when the run
@@ -416,6 +395,27 @@ class Worker:
             s.run_sha256, s.run_seq = sealed[0], seq
             job.status, job.finished_at, job.error = "failed", at, reason
         return None
+
+    def _place_adjudication(self, *args: Any, **kwargs: Any) -> Any:
+        """``adjudicate(*args, **kwargs)`` where :attr:`compute` says. A cluster that
+        cannot be reached or runs other package versions is not the submission's fault:
+        a RuntimeError, so the job is retried (and fails after ``max_attempts``)."""
+        from ..compute import Compute
+        from ..errors import ConfigurationError
+
+        s = self.rt.settings
+        try:
+            with self._compute_lock:
+                if self.compute is None:
+                    if s.service_compute == "process" or s.dask_scheduler is None:
+                        self.compute = Compute.in_process(s.workers)
+                    else:
+                        self.compute = Compute.connect(s.dask_scheduler,
+                                                       unit=s.service_compute)
+                compute = self.compute
+            return compute.adjudicate(*args, **kwargs)
+        except ConfigurationError as exc:
+            raise RuntimeError(f"compute ({s.service_compute}): {exc}") from exc
 
     def _identity(self) -> Any:
         from ..errors import ConfigurationError

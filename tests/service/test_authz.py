@@ -56,7 +56,6 @@ def _matrix(sid: int, job: int, digest: str) -> list[tuple[str, str, bytes | Non
         # (a code submission's run: test_model_to_data_routes_for_every_role)
         ("GET", f"/submissions/{sid}/run", None,
          {"public": 401, "admin": 404, "alice": 404, "bob": 404, "auditor": 404}),
-        ("PUT", "/challenges/c1/inputs", FEATURES, admin_only(409)),  # takes predictions
         ("GET", f"/jobs/{job}", None, owner_read),
         ("POST", f"/submissions/{sid}/adjudication", None,
          {"public": 401, "admin": 202, "alice": 202, "bob": 404, "auditor": 403}),
@@ -67,6 +66,7 @@ def _matrix(sid: int, job: int, digest: str) -> list[tuple[str, str, bytes | Non
         ("PUT", "/challenges/c1/units", b"unit_id\nu1\n", admin_only(409)),
         ("PUT", "/challenges/c1/truth", (ASSETS / "service_truth.csv").read_bytes(),
          admin_only(409)),
+        ("PUT", "/challenges/c1/inputs", FEATURES, admin_only(409)),  # takes predictions
         ("PUT", "/challenges/c1/baselines/baseline",
          (ASSETS / "service_baseline.csv").read_bytes(), admin_only(409)),
         ("POST", "/challenges/c1/submissions", ENTRY,
