@@ -24,6 +24,7 @@ demo: $(STAMP)  ## run the main job end to end on the embedded default
 	$(BIN)/adjudicator demo
 
 test: $(STAMP) system-deps  ## the whole test suite, slow tests included (what CI runs)
+	$(BIN)/ruff check adjudicator tests benchmarks scripts
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 

@@ -126,8 +126,9 @@ def put_note(body: NoteIn, request: Request, submission_id: int = SubmissionId,
                                                      s.challenge_id) else view
 
 
-_REFUSAL: dict[int | str, dict[str, Any]] = {405: {"description": "never allowed: results are not withdrawn (recorded in "
-                                 "the ledger)"}}
+_REFUSAL: dict[int | str, dict[str, Any]] = {
+    405: {"description": "never allowed: results are not withdrawn (recorded in the ledger)"}
+}
 
 
 @router.delete("/submissions/{submission_id}", tags=["participant"], responses=_REFUSAL)
