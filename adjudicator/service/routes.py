@@ -415,6 +415,8 @@ def read_run(request: Request, submission_id: int = SubmissionId,
     rt = runtime(request)
     with rt.store.db.read() as session:
         s = _owned(who, get_submission(session, submission_id))
+        # like results, a run is withheld from teams until a leaderboard window closes
+        check_readable(rt, session, who, s.challenge_id, f"the run of submission {s.id}")
         if s.run_sha256 is None:
             raise NotFoundError(f"submission {submission_id} has no run (yet)")
         sha = s.run_sha256
