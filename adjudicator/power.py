@@ -13,7 +13,7 @@ binary       ``y ~ Bernoulli(positive_share)``; ``x = d y + N(0, 1)`` (binormal)
 survival     ``s ~ N(0, 1)`` the score; event time ``~ Exponential(exp(d s))`` (log-hazard
              linear in the score); independent exponential censoring tuned to the share
              ``censoring`` (default 0.3)
-regression   ``y ~ N(0, 1)``; prediction ``y + N(0, 1) / d`` (y = prediction + noise)
+regression   ``y ~ N(0, 1)``; prediction ``y + exp(-d) N(0, 1)`` (y = prediction + noise)
 scores       per-unit scores ``N(d, score_sd)``: d is the true mean
 sets         not supported
 ============ =============================================================================
@@ -216,7 +216,7 @@ def _tables(kind: str, noise: _Noise, ds: tuple[float, ...], opts: dict[str, Any
     elif kind == "regression":
         y = noise.truth
         for d, e in zip(ds, noise.preds, strict=False):
-            out.append({"y": y, "pred": y + e / max(d, 1e-9)})
+            out.append({"y": y, "pred": y + math.exp(-d) * e})
     elif kind == "scores":
         sd = float(opts["score_sd"])
         for d, e in zip(ds, noise.preds, strict=False):
@@ -231,13 +231,15 @@ def _tables(kind: str, noise: _Noise, ds: tuple[float, ...], opts: dict[str, Any
             for cols in out]
 
 
-def _domain(kind: str, protocol: Protocol, units: int, opts: dict[str, Any]) -> tuple[float, float]:
+def _domain(
+    kind: str, protocol: Protocol, units: int, opts: dict[str, Any]
+) -> tuple[float, float]:
     if kind == "binary":
         return 0.0, 6.0
     if kind == "survival":
         return 0.0, 8.0
     if kind == "regression":
-        return 0.05, 200.0
+        return -3.0, 6.0
     # scores: the mean itself, around the threshold (or 0)
     tau = protocol.threshold.absolute or 0.0
     span = 12.0 * float(opts["score_sd"]) / math.sqrt(max(units, 1)) + 1.0
@@ -289,9 +291,7 @@ class _Simulator:
         for noise, seed in zip(self.noises, self.boot_seeds, strict=True):
             tables = _tables(self.kind, noise, ds, self.opts, lc)
             kernel = self.kernel
-
-            def statistic(w: np.ndarray, tables: list[Table] = tables) -> np.ndarray:
-                return np.column_stack([kernel(t, w) for t in tables])
+            statistic = _paired(kernel, tables)
 
             try:
                 estimates = np.array([kernel(t) for t in tables], dtype=np.float64)
@@ -334,6 +334,13 @@ class _Simulator:
             if math.isfinite(p) and p <= self.alpha:
                 hits += 1
         return hits / len(self.noises)
+
+
+def _paired(kernel: Any, tables: list[Table]) -> Any:
+    def statistic(w: np.ndarray) -> np.ndarray:
+        return np.column_stack([kernel(t, w) for t in tables])
+
+    return statistic
 
 
 def _search(rate_of: Any, lo: float, hi: float, power: float) -> tuple[float, float, float]:
