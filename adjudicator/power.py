@@ -235,7 +235,7 @@ def _domain(
     kind: str, protocol: Protocol, units: int, opts: dict[str, Any]
 ) -> tuple[float, float]:
     if kind == "binary":
-        return 0.0, 6.0
+        return 0.0, 4.0  # near-perfect: AUROC 0.9977
     if kind == "survival":
         return 0.0, 8.0
     if kind == "regression":
@@ -319,9 +319,9 @@ class _Simulator:
                     try:
                         res = summarize(reps, estimates, method="percentile", **common)
                     except DegenerateResamplingError:
-                        # every replicate equal (perfect separation): counted certified
-                        # when that value is beyond the null; the real adjudication
-                        # refuses such a sample, see the notes
+                        # every replicate equal (a perfectly separated sample): no interval
+                        # (the adjudicator stops with an error); counted certified when
+                        # that value is beyond the null, see the notes
                         self.constant += 1
                         q = float(estimates[0] - estimates[1]) if contrast else float(
                             estimates[0])
@@ -467,12 +467,18 @@ def minimum_detectable(
         tau = float(protocol.threshold.absolute)
         sim = _Simulator(protocol, units, simulations=simulations, resamples=b, alpha=alpha,
                          opts=opts, purpose=f"absolute:{seed}", k=1)
-        d, rate, best = _search(lambda d: sim.certified((d,), tau, False), lo, hi, power)
+        best_metric = sim.true_metric(hi)
+        if (best_metric > tau) if hib else (best_metric < tau):
+            d, rate, best = _search(lambda d: sim.certified((d,), tau, False), lo, hi, power)
+        else:  # even the family's best entry does not cross the threshold
+            d, rate, best = math.nan, math.nan, 0.0
+            notes.append(f"absolute: the family's best entry (true {protocol.metric.name} "
+                         f"{best_metric:.4g}) does not cross the threshold {tau:g}")
         ok = not math.isnan(d)
         if sim.constant:
             notes.append(f"absolute: {sim.constant} simulated test sets had every replicate "
                          "equal (perfect separation); counted certified when beyond the "
-                         "null, though the adjudicator refuses such a sample")
+                         "null, though the adjudicator cannot resample such a sample")
         if sim.fallbacks:
             notes.append(f"absolute: {sim.fallbacks} simulated intervals fell back from "
                          f"{spec.method} to percentile (degenerate, or too few resamples)")
@@ -480,7 +486,7 @@ def minimum_detectable(
             "threshold": tau, "certifiable": ok,
             "minimum_detectable": sim.true_metric(d) if ok else None,
             "effect": d if ok else None, "rate": rate if ok else None,
-            "best_effect": hi, "best_metric": sim.true_metric(hi), "best_rate": best,
+            "best_effect": hi, "best_metric": best_metric, "best_rate": best,
         }
 
     base_part = None
@@ -523,7 +529,7 @@ def minimum_detectable(
         if sim_b.constant:
             notes.append(f"baseline: {sim_b.constant} simulated test sets had every replicate "
                          "equal (perfect separation); counted certified when beyond the "
-                         "null, though the adjudicator refuses such a sample")
+                         "null, though the adjudicator cannot resample such a sample")
         if sim_b.fallbacks:
             notes.append(f"baseline: {sim_b.fallbacks} simulated intervals fell back from "
                          f"{spec.method} to percentile (degenerate, or too few resamples)")
