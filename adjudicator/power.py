@@ -242,7 +242,7 @@ def _domain(
         return -3.0, 6.0
     # scores: the mean itself, around the threshold (or 0)
     tau = protocol.threshold.absolute or 0.0
-    span = 12.0 * float(opts["score_sd"]) / math.sqrt(max(units, 1)) + 1.0
+    span = 10.0 * float(opts["score_sd"]) / math.sqrt(max(units, 1))
     return tau - span, tau + span
 
 
@@ -319,14 +319,10 @@ class _Simulator:
                     try:
                         res = summarize(reps, estimates, method="percentile", **common)
                     except DegenerateResamplingError:
-                        # every replicate equal (a perfectly separated sample): no interval
-                        # (the adjudicator stops with an error); counted certified when
-                        # that value is beyond the null, see the notes
+                        # every replicate equal (a perfectly separated sample): the
+                        # adjudicator cannot resample it and gives no verdict, so it is not
+                        # certified; counted in the notes
                         self.constant += 1
-                        q = float(estimates[0] - estimates[1]) if contrast else float(
-                            estimates[0])
-                        if (q > null) if self.hib else (q < null):
-                            hits += 1
                         continue
                 p = res.p_values["c"].p
             except AdjudicatorError:  # a degenerate simulated set is not certified
@@ -347,8 +343,19 @@ def _search(rate_of: Any, lo: float, hi: float, power: float) -> tuple[float, fl
     """(smallest d with rate >= power, its rate, rate at hi); d = nan when hi falls short."""
     best = rate_of(hi)
     if best < power:
-        return math.nan, math.nan, best
-    r_hi = best
+        # the rate can fall again near perfection (perfectly separated samples are not
+        # certified): try a little lower before flagging
+        for frac in (0.85, 0.7):
+            d = lo + frac * (hi - lo)
+            r = rate_of(d)
+            if r > best:
+                best = r
+            if r >= power:
+                hi = d
+                break
+        else:
+            return math.nan, math.nan, best
+    r_hi = rate_of(hi)
     for _ in range(_BISECTIONS):
         mid = (lo + hi) / 2
         r = rate_of(mid)
@@ -477,8 +484,8 @@ def minimum_detectable(
         ok = not math.isnan(d)
         if sim.constant:
             notes.append(f"absolute: {sim.constant} simulated test sets had every replicate "
-                         "equal (perfect separation); counted certified when beyond the "
-                         "null, though the adjudicator cannot resample such a sample")
+                         "equal (perfect separation): not certified, as the adjudicator "
+                         "cannot resample such a sample")
         if sim.fallbacks:
             notes.append(f"absolute: {sim.fallbacks} simulated intervals fell back from "
                          f"{spec.method} to percentile (degenerate, or too few resamples)")
@@ -528,8 +535,8 @@ def minimum_detectable(
         }
         if sim_b.constant:
             notes.append(f"baseline: {sim_b.constant} simulated test sets had every replicate "
-                         "equal (perfect separation); counted certified when beyond the "
-                         "null, though the adjudicator cannot resample such a sample")
+                         "equal (perfect separation): not certified, as the adjudicator "
+                         "cannot resample such a sample")
         if sim_b.fallbacks:
             notes.append(f"baseline: {sim_b.fallbacks} simulated intervals fell back from "
                          f"{spec.method} to percentile (degenerate, or too few resamples)")
