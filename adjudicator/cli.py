@@ -157,6 +157,16 @@ def protocol_power(
         typer.Option("--resamples", help="resamples per simulated test set (default: the "
                      "protocol's, at most 1000)"),
     ] = None,
+    positive_share: Annotated[
+        float | None, typer.Option("--positive-share", help="binary: share of positives "
+                                   "in the synthetic test sets (default 0.5)")
+    ] = None,
+    censoring: Annotated[
+        float, typer.Option("--censoring", help="survival: censored share")
+    ] = 0.3,
+    score_sd: Annotated[
+        float, typer.Option("--score-sd", help="scores: per-unit standard deviation")
+    ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Minimum detectable metric (and improvement) at alpha_1, by simulation.
@@ -171,7 +181,8 @@ def protocol_power(
 
     result = minimum_detectable(
         load_protocol(protocol), units, baseline_value=baseline_value, power=power,
-        simulations=simulations, resamples=resamples,
+        simulations=simulations, resamples=resamples, positive_share=positive_share,
+        censoring=censoring, score_sd=score_sd,
     )
     if as_json:
         _echo_json(result.to_dict())

@@ -140,10 +140,12 @@ def test_cli(tmp_path: Path) -> None:
     assert doc["certifiable"] is True and doc["alpha_k"] == pytest.approx(0.025)
     assert doc["resamples"] == 400 and doc["simulations"] == 20
     text = runner.invoke(app, ["protocol", "power", "--protocol", str(path), "--units", "100",
-                               "--simulations", "20"])
+                               "--simulations", "20", "--score-sd", "0.5"])
     assert text.exit_code == 0 and "minimum detectable true mean_score" in text.stdout
+    assert "'score_sd': 0.5" in text.stdout
     for bad in (["--units", "3"], ["--units", "100", "--power", "0"],
-                ["--units", "100", "--baseline-value", "0.3"], ["--units", "many"]):
+                ["--units", "100", "--baseline-value", "0.3"], ["--units", "many"],
+                ["--units", "100", "--score-sd", "0"]):
         res = runner.invoke(app, ["protocol", "power", "--protocol", str(path), *bad])
         assert res.exit_code == 2, (bad, res.output)
     missing = runner.invoke(app, ["protocol", "power", "--protocol",
