@@ -17,7 +17,8 @@ from ..errors import ComputationError, InputError
 from ..table import Table
 
 __all__ = [
-    "Kernel", "MeanKernel", "check_weights", "unit_sums", "rowdot", "rowsum", "CHUNK_CELLS",
+    "Kernel", "MeanKernel", "check_weights", "unit_sums", "rowdot", "rowsum", "neumaier_add",
+    "CHUNK_CELLS",
 ]
 
 #: a chunk of weight rows holds at most this many (row, table-row) cells (~32 MB float64)
@@ -73,6 +74,18 @@ def rowsum(a: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def neumaier_add(acc, comp, v):  # pragma: no cover - compiled
+    """Neumaier's compensated addition, returning ``(sum, compensation)``: exact for
+    integers, accurate for long float sums; every fixed-order sum of the kernels uses it."""
+    t = acc + v
+    if abs(acc) >= abs(v):
+        comp += (acc - t) + v
+    else:
+        comp += (v - t) + acc
+    return t, comp
+
+
+@numba.njit(cache=True)
 def _rowdot1(w, x):  # pragma: no cover - compiled
     out = np.empty(w.shape[0])
     for i in range(w.shape[0]):
@@ -80,12 +93,7 @@ def _rowdot1(w, x):  # pragma: no cover - compiled
         comp = 0.0
         for j in range(w.shape[1]):
             v = w[i, j] * x[j]
-            t = acc + v
-            if abs(acc) >= abs(v):
-                comp += (acc - t) + v
-            else:
-                comp += (v - t) + acc
-            acc = t
+            acc, comp = neumaier_add(acc, comp, v)
         out[i] = acc + comp
     return out
 
@@ -98,12 +106,7 @@ def _rowdot2(w, x):  # pragma: no cover - compiled
         comp = 0.0
         for j in range(w.shape[1]):
             v = w[i, j] * x[i, j]
-            t = acc + v
-            if abs(acc) >= abs(v):
-                comp += (acc - t) + v
-            else:
-                comp += (v - t) + acc
-            acc = t
+            acc, comp = neumaier_add(acc, comp, v)
         out[i] = acc + comp
     return out
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..table import Table
 from ._base import Kernel, MeanKernel
+from ._base import neumaier_add as _add
 
 __all__ = ["Auroc", "Auprc", "Brier", "LogLoss"]
 
@@ -111,17 +112,6 @@ class Auroc(Kernel):
         den = (y.sum() - u_pos) * ((~y).sum() - u_neg)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, loo_num / np.where(den > 0, den, 1.0), np.nan)
-
-
-@numba.njit(cache=True)
-def _add(acc, comp, v):  # pragma: no cover - compiled
-    """Neumaier's compensated addition: exact for integers, accurate for long sums."""
-    t = acc + v
-    if abs(acc) >= abs(v):
-        comp += (acc - t) + v
-    else:
-        comp += (v - t) + acc
-    return t, comp
 
 
 @numba.njit(cache=True)

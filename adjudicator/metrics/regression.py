@@ -19,6 +19,7 @@ import numpy as np
 
 from ..table import Table
 from ._base import Kernel, MeanKernel, rowdot, rowsum
+from ._base import neumaier_add as _add
 
 __all__ = ["Rmse", "Mae", "Pearson", "Spearman", "PerUnitPearsonMean"]
 
@@ -58,16 +59,6 @@ class Mae(MeanKernel):
 
     def _row_values(self, table: Table) -> np.ndarray:
         return np.abs(np.asarray(table["y"], float) - np.asarray(table["pred"], float))
-
-
-@numba.njit(cache=True)
-def _add(acc, comp, v):  # pragma: no cover - compiled
-    t = acc + v
-    if abs(acc) >= abs(v):
-        comp += (acc - t) + v
-    else:
-        comp += (v - t) + acc
-    return t, comp
 
 
 @numba.njit(cache=True)
