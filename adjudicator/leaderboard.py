@@ -75,6 +75,7 @@ Final rankings (:func:`rank_entries`, :func:`rank_replicates`)
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import math
@@ -427,7 +428,7 @@ def _check_score(score: Any) -> PublicScore:
     return score
 
 
-class _Mechanism:
+class _Mechanism(abc.ABC):
     """Common bookkeeping: the index and the best answer so far."""
 
     def __init__(self, higher_is_better: bool) -> None:
@@ -448,8 +449,9 @@ class _Mechanism:
             self.best = shown
         return Response(self.count, shown, shown is not None, improved, budget_left)
 
-    def respond(self, score: PublicScore) -> Response:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def respond(self, score: PublicScore) -> Response:
+        """What the board shows for one more submission's public score."""
 
 
 class Exact(_Mechanism):

@@ -7,6 +7,7 @@ processed in chunks of rows so memory stays bounded whatever ``B`` is.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,7 +119,7 @@ def unit_sums(table: Table, values: np.ndarray) -> np.ndarray:
     return np.bincount(table.row_unit, weights=values, minlength=table.n_units)
 
 
-class Kernel:
+class Kernel(abc.ABC):
     """A weighted, batched metric.
 
     ``kernel(table)`` is the plain metric (a Python float; raises
@@ -181,9 +182,9 @@ class Kernel:
         """Work that depends on the table only (sort orders, per-unit sums)."""
         return None
 
-    def _batch(self, table: Table, w: np.ndarray, prep: Any) -> np.ndarray:  # pragma: no cover
+    @abc.abstractmethod
+    def _batch(self, table: Table, w: np.ndarray, prep: Any) -> np.ndarray:
         """Values for a chunk of validated float64 weight rows ``(b, n_units)``."""
-        raise NotImplementedError
 
     def _why_undefined(self, table: Table) -> str:
         return "undefined on these data"
@@ -214,8 +215,9 @@ class MeanKernel(Kernel):
     products (:func:`rowdot`), ``O(B n_units)`` per batch.
     """
 
-    def _row_values(self, table: Table) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _row_values(self, table: Table) -> np.ndarray:
+        """The per-row loss whose weighted mean (transformed) is the metric."""
 
     def _transform(self, mean: np.ndarray) -> np.ndarray:
         return mean
