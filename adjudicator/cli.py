@@ -167,9 +167,25 @@ def protocol_power(
     score_sd: Annotated[
         float, typer.Option("--score-sd", help="scores: per-unit standard deviation")
     ] = 1.0,
+    hazard_strength: Annotated[
+        float | None,
+        typer.Option("--hazard-strength", help="survival: log-hazard per unit of the latent "
+                     "risk; sets the C-index ceiling (default: the smallest of 4, 8, 16 "
+                     "whose ceiling clears the targets)"),
+    ] = None,
+    rows_per_unit: Annotated[
+        int, typer.Option("--rows-per-unit", help="per_unit_pearson_mean: rows per unit")
+    ] = 20,
+    set_size: Annotated[
+        float, typer.Option("--set-size", help="sets: mean size of a true set")
+    ] = 10.0,
+    sequence: Annotated[
+        int, typer.Option("--sequence", help="use alpha_k of this submission in its family "
+                          "(1 = the first; later ones are stricter under most rules)")
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Minimum detectable metric (and improvement) at alpha_1, by simulation.
+    """Minimum detectable metric (and improvement) at alpha_k, by simulation.
 
     The smallest true metric, and with --baseline-value the smallest true improvement over
     the protocol's first baseline, that this protocol certifies with probability --power
@@ -182,7 +198,8 @@ def protocol_power(
     result = minimum_detectable(
         load_protocol(protocol), units, baseline_value=baseline_value, power=power,
         simulations=simulations, resamples=resamples, positive_share=positive_share,
-        censoring=censoring, score_sd=score_sd,
+        censoring=censoring, score_sd=score_sd, hazard_strength=hazard_strength,
+        rows_per_unit=rows_per_unit, set_size=set_size, sequence=sequence,
     )
     if as_json:
         _echo_json(result.to_dict())

@@ -10,29 +10,37 @@ kind         family
 binary       ``y ~ Bernoulli(positive_share)``; ``x = d y + N(0, 1)`` (binormal); the score
              is the calibrated probability ``P(y = 1 | x)``, so AUROC, AUPRC, Brier and
              log loss all move with d (AUROC = Phi(d / sqrt 2))
-survival     ``s ~ N(0, 1)`` the score; event time ``~ Exponential(exp(d s))`` (log-hazard
-             linear in the score); independent exponential censoring tuned to the share
-             ``censoring`` (default 0.3)
-regression   ``y ~ N(0, 1)``; prediction ``y + exp(-d) N(0, 1)`` (y = prediction + noise)
+survival     a latent risk ``z ~ N(0, 1)``; event time ``~ Exponential(exp(g z))`` with the
+             hazard strength ``g``; independent exponential censoring tuned to the share
+             ``censoring`` (default 0.3); the prediction (a risk score) is
+             ``z + exp(-d) N(0, 1)``. A perfect score's C-index is the family's ceiling
+             (about 0.92 at g = 4, 0.96 at g = 8, 0.98 at g = 16); by default g is the
+             smallest of 4, 8, 16 whose ceiling clears every target by 0.01
+regression   ``y ~ N(0, 1)``; prediction ``y + exp(-d) N(0, 1)`` (y = prediction + noise);
+             ``per_unit_pearson_mean`` draws ``rows_per_unit`` rows per unit (default 20)
+sets         true set size ``1 + Poisson(set_size - 1)`` (default ``set_size`` 10); the
+             predicted set has as many elements, each true element in it with probability
+             ``q = logistic(d)``, so precision, recall and F1 all equal q in expectation
 scores       per-unit scores ``N(d, score_sd)``: d is the true mean
-sets         not supported
 ============ =============================================================================
 
-The true metric of each d is the metric on one very large sample (``reference_units``).
-For each d, ``simulations`` test sets of ``units`` units are drawn, each resampled with the
+The true metric of each d is the metric on one very large sample (``reference_units``). For
+each d, ``simulations`` test sets of ``units`` units are drawn, each resampled with the
 protocol's own kernel, method, confidence and convention (``resamples`` per test set, which
 may be fewer than the protocol's; recorded), and an entry counts as certified when the
-criterion's bootstrap p-value is at most alpha_1 (the first submission's alpha under the
-protocol's spending rule). The adjudicator's extra resampling of undecided p-values is
-not simulated. The test sets reuse the same random numbers for every d (common random
-numbers), so the certification rate is monotone up to resampling noise, and d is found by
-bisection: the smallest d whose rate reaches ``power``. ``certifiable`` is False when even a
-near-perfect entry (the family's best d) does not reach it.
+criterion's bootstrap p-value is at most alpha_k under the protocol's spending rule (by
+default alpha_1, the first submission's; ``sequence`` picks a later one). The adjudicator's
+extra resampling of undecided p-values is not simulated. The test sets reuse the same
+random numbers for every d (common random numbers), so the certification rate is monotone
+up to resampling noise, and d is found by bisection: the smallest d whose rate reaches
+``power``. ``certifiable`` is False when even a near-perfect entry (the family's best d)
+does not reach it.
 
 With ``baseline_value`` (the baseline's true metric) the protocol's first baseline (or
 ``baseline``) is simulated from the same family (same truth, independent noise) at the d
 giving that value, and the minimum detectable improvement is found the same way, for that
-baseline criterion alone (binary, regression and scores; survival is not supported).
+baseline criterion alone (every kind; paired, as the adjudicator resamples the entry and the
+baseline with the same weights).
 
 Everything is seeded from ``derive_seed(protocol.digest, "power", ...)``: the same inputs
 give the same numbers.
@@ -60,9 +68,19 @@ from .table import Table
 
 __all__ = ["PowerResult", "minimum_detectable", "SUPPORTED_KINDS"]
 
-SUPPORTED_KINDS = ("binary", "survival", "regression", "scores")
-_BISECTIONS = 10
+SUPPORTED_KINDS = ("binary", "survival", "regression", "sets", "scores")
+_BISECTIONS = 14
 _REFERENCE_UNITS = 20_000
+_REFERENCE_ROWS = 400_000  # several rows per unit: at most this many, but >= 2,000 units
+_HAZARD_STRENGTHS = (4.0, 8.0, 16.0)
+
+
+def _reference_units(units: int, opts: dict[str, Any]) -> int:
+    """Units of the one large sample that gives each d its true metric."""
+    per_unit = int(opts.get("rows_per_unit", 1))
+    if per_unit == 1:
+        return max(units, _REFERENCE_UNITS)
+    return max(units, min(_REFERENCE_UNITS, max(2_000, _REFERENCE_ROWS // per_unit)))
 
 
 @dataclass(frozen=True)
@@ -112,7 +130,8 @@ class PowerResult:
         better = "higher" if self.higher_is_better else "lower"
         lines = [
             f"Power of protocol {self.protocol_id} ({self.metric}, {better} is better) with "
-            f"{self.units} units, at alpha_1 = {self.alpha_k:.4g} ({self.rule}), "
+            f"{self.units} units, at alpha_{self.sequence} = {self.alpha_k:.4g} "
+            f"({self.rule}), "
             f"power {self.power:g}:",
         ]
         a = self.absolute
@@ -155,28 +174,41 @@ class PowerResult:
 class _Noise:
     """The standard random numbers of one test set, reused for every effect d."""
 
-    truth: np.ndarray  # binary: uniform for y; survival: exponential(1); others: normal
+    truth: np.ndarray  # binary: uniform for y; survival: exponential(1); regression: normal
+    #                    per row; sets: the true set sizes (ints); scores: unused
     extra: np.ndarray  # survival: exponential(1) for censoring; else unused
-    preds: tuple[np.ndarray, ...]  # one standard normal per prediction (entry, baseline)
+    latent: np.ndarray  # survival: the latent risk z ~ N(0, 1); else unused
+    preds: tuple[np.ndarray, ...]  # one per prediction (entry, baseline): standard normals
+    #                                (one per row), sets: uniforms (units x largest set)
 
 
-def _noise(kind: str, n: int, rng: np.random.Generator, k: int) -> _Noise:
-    truth = rng.random(n) if kind == "binary" else (
-        rng.standard_exponential(n) if kind == "survival" else rng.standard_normal(n))
-    extra = rng.standard_exponential(n) if kind == "survival" else np.empty(0)
-    preds = tuple(rng.standard_normal(n) for _ in range(k))
-    return _Noise(truth, extra, preds)
+def _noise(kind: str, n: int, rng: np.random.Generator, k: int, opts: dict[str, Any]) -> _Noise:
+    empty = np.empty(0)
+    if kind == "binary":
+        return _Noise(rng.random(n), empty, empty, tuple(rng.standard_normal(n)
+                                                         for _ in range(k)))
+    if kind == "survival":
+        truth, extra, z = (rng.standard_exponential(n), rng.standard_exponential(n),
+                           rng.standard_normal(n))
+        return _Noise(truth, extra, z, tuple(rng.standard_normal(n) for _ in range(k)))
+    if kind == "sets":
+        sizes = 1 + rng.poisson(float(opts["set_size"]) - 1.0, n)
+        width = int(sizes.max())
+        return _Noise(sizes, empty, empty, tuple(rng.random((n, width)) for _ in range(k)))
+    rows = n * int(opts.get("rows_per_unit", 1))
+    truth = rng.standard_normal(rows) if kind == "regression" else empty
+    return _Noise(truth, empty, empty, tuple(rng.standard_normal(rows) for _ in range(k)))
 
 
 def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def _censoring_rate(d: float, s: np.ndarray, share: float) -> float:
-    """lambda_c with E[lambda_c / (lambda_c + exp(d s))] = share (independent exponentials)."""
+def _censoring_rate(g: float, z: np.ndarray, share: float) -> float:
+    """lambda_c with E[lambda_c / (lambda_c + exp(g z))] = share (independent exponentials)."""
     if share <= 0:
         return 0.0
-    h = np.exp(d * s)
+    h = np.exp(g * z)
     lo, hi = -30.0, 30.0
     for _ in range(80):
         mid = (lo + hi) / 2
@@ -191,9 +223,11 @@ def _censoring_rate(d: float, s: np.ndarray, share: float) -> float:
 def _tables(kind: str, noise: _Noise, ds: tuple[float, ...], opts: dict[str, Any],
             lc: float = 0.0) -> list[Table]:
     """One table per prediction (same truth): the entry at ds[0], a baseline at ds[1]."""
-    n = noise.truth.size
+    n = noise.latent.size if kind == "survival" else (
+        noise.truth.size if kind in ("binary", "sets") else
+        noise.preds[0].size // int(opts.get("rows_per_unit", 1)))
     units = np.array([f"u{i:07d}" for i in range(n)])
-    rows = np.arange(n)
+    rows = np.repeat(np.arange(n), int(opts.get("rows_per_unit", 1)))
     out = []
     if kind == "binary":
         pi = float(opts["positive_share"])
@@ -203,20 +237,27 @@ def _tables(kind: str, noise: _Noise, ds: tuple[float, ...], opts: dict[str, Any
             logit = _logit(pi) + d * x - d * d / 2
             out.append({"y": y, "score": 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))})
     elif kind == "survival":
-        d = ds[0]
-        s = noise.preds[0]
-        t_event = noise.truth / np.exp(d * s)
+        g = float(opts["hazard_strength"])
+        t_event = noise.truth / np.exp(g * noise.latent)
         if lc > 0:
             t_cens = noise.extra / lc
             event = t_event <= t_cens
             time = np.minimum(t_event, t_cens)
         else:
             event, time = np.ones(n, dtype=bool), t_event
-        out.append({"time": time, "event": event, "score": s})
+        for d, e in zip(ds, noise.preds, strict=False):
+            out.append({"time": time, "event": event, "score": noise.latent + math.exp(-d) * e})
     elif kind == "regression":
         y = noise.truth
         for d, e in zip(ds, noise.preds, strict=False):
             out.append({"y": y, "pred": y + math.exp(-d) * e})
+    elif kind == "sets":
+        sizes = noise.truth
+        inside = np.arange(noise.preds[0].shape[1])[None, :] < sizes[:, None]
+        for d, u in zip(ds, noise.preds, strict=False):
+            q = 1.0 / (1.0 + math.exp(-d))
+            tp = np.count_nonzero((u < q) & inside, axis=1)
+            out.append({"tp": tp, "n_pred": sizes, "n_true": sizes})
     elif kind == "scores":
         sd = float(opts["score_sd"])
         for d, e in zip(ds, noise.preds, strict=False):
@@ -237,9 +278,11 @@ def _domain(
     if kind == "binary":
         return 0.0, 4.0  # near-perfect: AUROC 0.9977
     if kind == "survival":
-        return 0.0, 8.0
+        return -4.0, 8.0  # score noise sd 55 (C about 0.5) to 0.0003 (the ceiling)
     if kind == "regression":
         return -3.0, 6.0
+    if kind == "sets":
+        return -6.0, 6.0  # q from 0.0025 to 0.9975
     # scores: the mean itself, around the threshold (or 0)
     tau = protocol.threshold.absolute or 0.0
     span = 10.0 * float(opts["score_sd"]) / math.sqrt(max(units, 1))
@@ -261,32 +304,26 @@ class _Simulator:
         self.hib = protocol.higher_is_better
         root = derive_seed(protocol.digest, "power", f"{purpose}:{units}:{simulations}")
         seeds = root.spawn(simulations)
-        self.noises = [_noise(self.kind, units, np.random.default_rng(s.spawn(1)[0]), k)
+        self.noises = [_noise(self.kind, units, np.random.default_rng(s.spawn(1)[0]), k, opts)
                        for s in seeds]
         self.boot_seeds = [s.spawn(2)[1] for s in seeds]
         ref_seed = derive_seed(protocol.digest, "power", "reference")
-        self.reference = _noise(self.kind, max(_REFERENCE_UNITS, units),
-                                np.random.default_rng(ref_seed), k)
-        self._lc: dict[float, float] = {}
+        self.reference = _noise(self.kind, _reference_units(units, opts),
+                                np.random.default_rng(ref_seed), k, opts)
+        self.lc = (_censoring_rate(float(opts["hazard_strength"]), self.reference.latent,
+                                   float(opts["censoring"]))
+                   if self.kind == "survival" else 0.0)
         self.fallbacks = 0
         self.constant = 0
 
-    def censoring(self, d: float) -> float:
-        if self.kind != "survival":
-            return 0.0
-        if d not in self._lc:
-            self._lc[d] = _censoring_rate(d, self.reference.preds[0],
-                                          float(self.opts["censoring"]))
-        return self._lc[d]
-
     def true_metric(self, d: float) -> float:
-        t = _tables(self.kind, self.reference, (d,), self.opts, self.censoring(d))[0]
+        t = _tables(self.kind, self.reference, (d,), self.opts, self.lc)[0]
         return float(self.kernel(t))
 
     def certified(self, ds: tuple[float, ...], null: float, contrast: bool) -> float:
         """Share of simulated test sets in which the criterion is certified."""
         spec = self.p.resampling
-        lc = self.censoring(ds[0])
+        lc = self.lc
         hits = 0
         for noise, seed in zip(self.noises, self.boot_seeds, strict=True):
             tables = _tables(self.kind, noise, ds, self.opts, lc)
@@ -383,6 +420,32 @@ def _invert(sim: _Simulator, value: float, lo: float, hi: float) -> float:
     return (lo + hi) / 2
 
 
+def _targets(protocol: Protocol, baseline_value: float | None,
+             baseline: str | None) -> list[float]:
+    """The true metrics an entry must beat: the threshold, the baseline value plus margin."""
+    out = []
+    if protocol.threshold.absolute is not None:
+        out.append(float(protocol.threshold.absolute))
+    if baseline_value is not None and protocol.threshold.baselines:
+        name = baseline or protocol.threshold.baselines[0].name
+        margins = [x.margin for x in protocol.threshold.baselines if x.name == name]
+        out.append(baseline_value + (margins[0] if margins else 0.0))
+    return out
+
+
+def _pick_strength(protocol: Protocol, units: int, opts: dict[str, Any], hi: float,
+                   baseline_value: float | None, baseline: str | None) -> float:
+    """Survival: the smallest hazard strength whose ceiling clears every target by 0.01."""
+    need = max(_targets(protocol, baseline_value, baseline), default=0.0) + 0.01
+    for g in _HAZARD_STRENGTHS:
+        trial = dict(opts, hazard_strength=g)
+        sim = _Simulator(protocol, units, simulations=0, resamples=50, alpha=0.05,
+                         opts=trial, purpose="ceiling", k=1)
+        if sim.true_metric(hi) > need:
+            return g
+    return _HAZARD_STRENGTHS[-1]
+
+
 def minimum_detectable(
     protocol: Protocol,
     units: int,
@@ -396,6 +459,10 @@ def minimum_detectable(
     positive_share: float | None = None,
     censoring: float = 0.3,
     score_sd: float = 1.0,
+    hazard_strength: float | None = None,
+    rows_per_unit: int = 20,
+    set_size: float = 10.0,
+    sequence: int = 1,
 ) -> PowerResult:
     """The smallest true metric (and improvement over a baseline) certified with ``power``.
 
@@ -415,8 +482,13 @@ def minimum_detectable(
         protocol's, at most 1000).
     seed
         Mixed into ``derive_seed(protocol.digest, "power", ...)``.
-    positive_share, censoring, score_sd
-        The family's options (binary, survival, scores); see the module docstring.
+    sequence
+        The submission whose alpha_k is used (1, the first, by default; a later one has a
+        smaller alpha_k under most rules).
+    positive_share, censoring, score_sd, hazard_strength, rows_per_unit, set_size
+        The family's options (binary; survival; scores; survival; regression with
+        ``per_unit_pearson_mean``; sets); see the module docstring. ``hazard_strength``
+        None picks the smallest of 4, 8, 16 whose ceiling clears every target.
 
     Raises
     ------
@@ -428,9 +500,6 @@ def minimum_detectable(
     if kind not in SUPPORTED_KINDS:
         raise InputError(f"power: task kind '{kind}' is not supported (supported: "
                          f"{', '.join(SUPPORTED_KINDS)})")
-    if protocol.metric.name == "per_unit_pearson_mean":
-        raise InputError("power: metric per_unit_pearson_mean (several rows per unit) is not "
-                         "supported")
     if isinstance(units, bool) or not isinstance(units, int) or units < 10:
         raise InputError(f"power: units must be an integer >= 10, got {units!r}")
     if not (isinstance(power, (int, float)) and 0 < power < 1):
@@ -448,6 +517,16 @@ def minimum_detectable(
         raise InputError(f"power: censoring must be in [0, 1), got {censoring!r}")
     if not score_sd > 0:
         raise InputError(f"power: score_sd must be > 0, got {score_sd!r}")
+    if hazard_strength is not None and not 0 < hazard_strength <= 64:
+        raise InputError(f"power: hazard strength must be in (0, 64], got {hazard_strength!r}")
+    if (isinstance(rows_per_unit, bool) or not isinstance(rows_per_unit, int)
+            or not 3 <= rows_per_unit <= 10_000):
+        raise InputError(f"power: rows per unit must be an integer in [3, 10000], got "
+                         f"{rows_per_unit!r}")
+    if not 1 <= set_size <= 1_000:
+        raise InputError(f"power: set size must be in [1, 1000], got {set_size!r}")
+    if baseline_value is not None and not math.isfinite(baseline_value):
+        raise InputError("power: the baseline value must be finite")
     if protocol.threshold.absolute is None and baseline_value is None:
         raise InputError("power: the protocol has no absolute threshold; give --baseline-value")
 
@@ -459,15 +538,26 @@ def minimum_detectable(
         opts["censoring"] = censoring
     elif kind == "scores":
         opts["score_sd"] = score_sd
+    elif kind == "sets":
+        opts["set_size"] = float(set_size)
+    if protocol.metric.name == "per_unit_pearson_mean":
+        opts["rows_per_unit"] = rows_per_unit
     notes = [
-        "certified means the bootstrap p-value <= alpha_1; the adjudicator's extra "
+        f"certified means the bootstrap p-value <= alpha_{sequence}; the adjudicator's extra "
         "resampling of undecided p-values is not simulated",
     ]
     if opts.get("stratify_by_label"):
         notes.append("the protocol stratifies; the simulation stratifies by the label")
-    alpha = mult.alpha_for(protocol.multiplicity, 1)
+    try:
+        alpha = mult.alpha_for(protocol.multiplicity, sequence)
+    except AdjudicatorError as exc:
+        raise InputError(f"power: sequence: {exc}") from exc
     hib = protocol.higher_is_better
     lo, hi = _domain(kind, protocol, units, opts)
+    if kind == "survival":
+        opts["hazard_strength"] = (float(hazard_strength) if hazard_strength is not None
+                                   else _pick_strength(protocol, units, opts, hi,
+                                                       baseline_value, baseline))
 
     absolute = None
     if protocol.threshold.absolute is not None:
@@ -480,7 +570,10 @@ def minimum_detectable(
         else:  # even the family's best entry does not cross the threshold
             d, rate, best = math.nan, math.nan, 0.0
             notes.append(f"absolute: the family's best entry (true {protocol.metric.name} "
-                         f"{best_metric:.4g}) does not cross the threshold {tau:g}")
+                         f"{best_metric:.4g}) does not cross the threshold {tau:g}"
+                         + (f" (hazard strength {opts['hazard_strength']:g}; a larger "
+                            "--hazard-strength raises the ceiling)" if kind == "survival"
+                            else ""))
         ok = not math.isnan(d)
         if sim.constant:
             notes.append(f"absolute: {sim.constant} simulated test sets had every replicate "
@@ -504,11 +597,6 @@ def minimum_detectable(
         name = baseline or names[0]
         if name not in names:
             raise InputError(f"power: baseline '{name}' is not in the protocol ({names})")
-        if kind == "survival":
-            raise InputError("power: the improvement over a baseline is not supported for "
-                             "survival protocols (the absolute threshold is)")
-        if not math.isfinite(baseline_value):
-            raise InputError("power: the baseline value must be finite")
         margin = next(x.margin for x in protocol.threshold.baselines if x.name == name)
         null = margin if hib else -margin
         sim_b = _Simulator(protocol, units, simulations=simulations, resamples=b, alpha=alpha,
@@ -545,7 +633,7 @@ def minimum_detectable(
     return PowerResult(
         protocol_id=protocol.id, protocol_digest=protocol.digest,
         metric=protocol.metric.name, higher_is_better=hib, kind=kind, units=units,
-        power=float(power), alpha_k=alpha, sequence=1, rule=protocol.multiplicity.rule,
+        power=float(power), alpha_k=alpha, sequence=sequence, rule=protocol.multiplicity.rule,
         simulations=simulations, resamples=b, protocol_resamples=spec.resamples,
         method=spec.method, confidence=spec.confidence, family=opts,
         absolute=absolute, baseline=base_part, notes=tuple(notes),
