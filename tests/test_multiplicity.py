@@ -28,6 +28,7 @@ from adjudicator.multiplicity import (
     budget,
     gamma_sequence,
     online_fdr,
+    spending,
     spending_schedule,
 )
 from adjudicator.protocol import Multiplicity, OnlineFDR
@@ -102,7 +103,7 @@ def test_six_over_pi_squared_constant_is_a_tight_lower_bound():
 
         pi = 4 * (4 * arctan_inv(5) - arctan_inv(239))
         exact = Decimal(6) / (pi * pi)
-        const = mult._SIX_OVER_PI2_LOWER
+        const = spending._SIX_OVER_PI2_LOWER
         value = Decimal(const.numerator) / Decimal(const.denominator)
         assert value <= exact
         assert exact - value < Decimal(10) ** -39
