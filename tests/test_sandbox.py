@@ -582,3 +582,51 @@ def test_run_submission_from_stored_files_is_the_workers_one_call(challenge, tmp
                                               challenge["folder"] / "truth.csv"),
                                    tmp_path / "c")
     assert entry is None and record.reason.startswith("exceeded the wall-time limit of 1 s")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def _stage(base: Path, name: str) -> Path:
+    """A staging folder as a run leaves it: decrypted inputs, a read-only subfolder."""
+    folder = base / name
+    (folder / "inputs").mkdir(parents=True)
+    (folder / "inputs" / "features.csv").write_text("unit,x\nu1,1\n")
+    (folder / "inputs").chmod(0o555)
+    return folder
+
+
+def test_sweep_removes_only_the_stages_of_dead_processes(tmp_path, monkeypatch):
+    from adjudicator.sandbox import stage_prefix, sweep_stale_stages
+
+    dead = _dead_pid()
+    crashed_run = _stage(tmp_path, f"adjudicator-run-{dead}-abc123")
+    crashed_code = _stage(tmp_path, f"adjudicator-code-{dead}-x_y9")
+    mine = _stage(tmp_path, stage_prefix("run") + "live")
+    assert mine.name.startswith(f"adjudicator-run-{os.getpid()}-")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        running = _stage(tmp_path, f"adjudicator-code-{sleeper.pid}-q")
+        other = _stage(tmp_path, "adjudicator-run-notapid")
+        unrelated = _stage(tmp_path, f"something-{dead}-else")
+        target = _stage(tmp_path, "target")
+        link = tmp_path / f"adjudicator-run-{dead}-link"
+        link.symlink_to(target, target_is_directory=True)
+        removed = sweep_stale_stages(tmp_path)
+        assert sorted(removed) == sorted([crashed_run, crashed_code])
+        assert not crashed_run.exists() and not crashed_code.exists()
+        for kept in (mine, running, other, unrelated, target, link):
+            assert kept.exists(), kept
+        assert (target / "inputs" / "features.csv").exists()  # not followed through the link
+        # a folder another user owns is left to that user
+        again = _stage(tmp_path, f"adjudicator-run-{dead}-again")
+        monkeypatch.setattr(os, "geteuid", lambda: os.stat(again).st_uid + 1)
+        assert sweep_stale_stages(tmp_path) == []
+        assert again.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert sweep_stale_stages(tmp_path / "missing") == []

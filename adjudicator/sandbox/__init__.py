@@ -61,6 +61,8 @@ from .runner import (
     run_code,
     run_submission,
     sandbox_info,
+    stage_prefix,
+    sweep_stale_stages,
 )
 
 __all__ = [
@@ -79,4 +81,6 @@ __all__ = [
     "run_submission",
     "runtime_info",
     "sandbox_info",
+    "stage_prefix",
+    "sweep_stale_stages",
 ]

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import selectors
 import shutil
@@ -84,6 +85,8 @@ __all__ = [
     "run_submission",
     "read_output",
     "sandbox_info",
+    "stage_prefix",
+    "sweep_stale_stages",
 ]
 
 _HARNESS = Path(__file__).with_name("harness.py")
@@ -259,7 +262,7 @@ def run_code(
             f"{entry.module.replace('.', '/')}.py or a package of that name)",
             isolation, info), None)
     uid = _fresh_uid() if os.geteuid() == 0 else None
-    stage = Path(tempfile.mkdtemp(prefix="adjudicator-run-", dir=options.tmp_dir))
+    stage = Path(tempfile.mkdtemp(prefix=stage_prefix("run"), dir=options.tmp_dir))
     try:
         plan = _stage(stage, protocol, code, inputs, runtime, isolation, uid, info)
         outcome = _supervise(plan)
@@ -628,6 +631,54 @@ def _finish(plan: _Plan, o: Outcome, base: dict[str, Any], out_dir: Path) -> San
         stderr_bytes=o.stderr_bytes, **base,
     )
     return SandboxRun(record=record, predictions=predictions)
+
+
+_STAGE = re.compile(r"adjudicator-(run|code)-(\d+)-[^/]+")
+
+
+def stage_prefix(what: Literal["run", "code"]) -> str:
+    """Prefix of a staging folder: names this process, so a sweep can tell a dead one's."""
+    return f"adjudicator-{what}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def sweep_stale_stages(base: str | Path) -> list[Path]:
+    """Remove the staging folders that dead processes left under ``base``.
+
+    A run stages the decrypted inputs (and the team's code) in a private folder that it
+    removes when it ends; a crash (SIGKILL, power loss of a disk-backed ``base``) leaves it.
+    This removes every folder named by :func:`stage_prefix` whose process no longer
+    exists and that this user owns; a live process's folder, a symbolic link, anything
+    else in ``base`` is left alone. Returns what it removed. Call it when a service starts.
+    """
+    base = Path(base)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(base))
+    except FileNotFoundError:
+        return removed
+    me = os.geteuid()
+    for entry in entries:
+        m = _STAGE.fullmatch(entry.name)
+        if m is None or not entry.is_dir(follow_symlinks=False):
+            continue
+        pid = int(m.group(2))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        if entry.stat(follow_symlinks=False).st_uid != me:
+            continue
+        _remove(Path(entry.path))
+        removed.append(Path(entry.path))
+    return removed
 
 
 def _remove(stage: Path) -> None:

@@ -52,7 +52,14 @@ from sqlalchemy.orm import Session
 
 from ..errors import InputError, VerificationError
 from ..protocol import Protocol
-from ..sandbox import RunRecord, SandboxOptions, load_code, read_inputs, run_code
+from ..sandbox import (
+    RunRecord,
+    SandboxOptions,
+    load_code,
+    read_inputs,
+    run_code,
+    stage_prefix,
+)
 from ..sandbox.artifacts import MAX_CODE_BYTES
 from ..settings import Settings
 from ..store.errors import ConflictError, PayloadTooLargeError
@@ -233,7 +240,7 @@ def sandbox_base(settings: Settings) -> Path:
 @contextlib.contextmanager
 def _private_dir(base: Path) -> Iterator[Path]:
     base.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="adjudicator-code-", dir=base))  # mode 0700
+    folder = Path(tempfile.mkdtemp(prefix=stage_prefix("code"), dir=base))  # mode 0700
     try:
         yield folder
     finally:
@@ -245,8 +252,8 @@ def run_code_here(protocol: Protocol, code: bytes, inputs: bytes, inputs_digest:
     """Run a code submission in a sandbox on this machine (the default :class:`CodeRunner`).
 
     ``code`` is the stored archive, ``inputs`` the decrypted inputs; both go to a private
-    folder (mode 0700) under ``base`` that is removed when the run ends (a crash leaves
-    it: under ``/dev/shm``, until the next boot).
+    folder (mode 0700) under ``base`` that is removed when the run ends; one a crash left
+    behind is removed when the service starts again (:func:`sweep_stale_stages`).
 
     Raises
     ------

@@ -117,10 +117,23 @@ class Worker:
     def start(self) -> None:
         if self._thread is not None:
             return
+        self.sweep()
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="adjudicator-worker",
                                         daemon=True)
         self._thread.start()
+
+    def sweep(self) -> int:
+        """Remove staging folders (decrypted inputs, code) that a crashed run left behind."""
+        from ..sandbox import sweep_stale_stages
+        from .model_to_data import sandbox_base
+
+        base = sandbox_base(self.rt.settings)
+        removed = sweep_stale_stages(base)
+        if removed:
+            _log.warning("removed %d staging folder(s) left by a crashed run under %s",
+                         len(removed), base)
+        return len(removed)
 
     def stop(self, timeout: float | None = None) -> None:
         self._stop.set()

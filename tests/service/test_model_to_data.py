@@ -404,3 +404,29 @@ def _truth_blob(api, cid: str) -> str:
 
     with api.rt.store.db.read() as s:
         return str(s.get(Challenge, cid).truth_sealed_sha256)
+
+
+def test_service_start_sweeps_stages_a_crashed_run_left(tmp_path, database_url):
+    """A SIGKILLed run leaves decrypted inputs in its staging folder; the next start
+    removes it, and leaves a live process's folder alone."""
+    import subprocess
+    import sys
+
+    from fastapi.testclient import TestClient
+
+    from adjudicator.service import create_app
+
+    from .conftest import make_settings
+
+    stage = tmp_path / "stage"
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)
+    left = stage / f"adjudicator-code-{dead}-k1"
+    left.mkdir(parents=True)
+    (left / "features.csv").write_text("unit,x\nu1,1\n")
+    live = stage / f"adjudicator-run-{os.getpid()}-k2"
+    live.mkdir()
+    app = create_app(make_settings(tmp_path, database_url, sandbox_dir=stage), worker=True)
+    with TestClient(app):
+        assert not left.exists()
+        assert live.exists()
