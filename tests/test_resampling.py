@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -280,6 +281,31 @@ def test_kernel_integer_weights_equal_repeated_rows():
     for row, v in zip(w, got):
         idx = np.repeat(np.arange(40), row.astype(int))
         assert v == auroc(binary_table(y[idx], s[idx]))
+
+
+def test_kernel_prepares_a_table_once_and_pickles_without_the_cache():
+    """The engine calls a kernel once per chunk: the table is sorted once, the values are
+    those of a fresh kernel, a table with a replaced column is prepared anew, and the
+    cache stays behind when the kernel is pickled (for a cluster)."""
+    rng = np.random.default_rng(5)
+    y = rng.random(300) < 0.4
+    s = np.round(rng.normal(size=300) + y, 1)
+    table = binary_table(y, s)
+    auroc = get_kernel(PlainMetric(name="auroc"))
+    calls = []
+    prepare = auroc._prepare
+    auroc._prepare = lambda t: calls.append(t) or prepare(t)
+    reps = rs.bootstrap(lambda w: auroc(table, w), 300, resamples=500, seed=SEED, chunk=7)
+    assert len(calls) == 1
+    fresh = get_kernel(PlainMetric(name="auroc"))
+    ref = rs.bootstrap(lambda w: fresh(table, w), 300, resamples=500, seed=SEED, chunk=500)
+    assert reps.values.tobytes() == ref.values.tobytes()
+    assert auroc(table.with_columns(score=-s)) == pytest.approx(1 - auroc(table))
+    assert len(calls) == 2
+    del auroc._prepare
+    clone = pickle.loads(pickle.dumps(auroc))
+    assert "_prep_cache" not in vars(clone)
+    assert clone(table) == auroc(table)
 
 
 # -- references: scipy.stats.bootstrap and R boot -----------------------------------------

@@ -8,6 +8,8 @@ processed in chunks of rows so memory stays bounded whatever ``B`` is.
 from __future__ import annotations
 
 import abc
+import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +26,8 @@ __all__ = [
 
 #: a chunk of weight rows holds at most this many (row, table-row) cells (~32 MB float64)
 CHUNK_CELLS = 1 << 22
+
+_PREP_LOCK = threading.Lock()  # guards the kernels' prepared-table caches (not _prepare)
 
 
 def check_weights(weights: object, n_units: int) -> np.ndarray:
@@ -146,7 +150,7 @@ class Kernel(abc.ABC):
 
     def __call__(self, table: Table, weights: object = None) -> float | np.ndarray:
         self._check_table(table)
-        prep = self._prepare(table)  # sorting and other per-table work: once per call
+        prep = self._prepared(table)
         if weights is None:
             value = float(self._batch(table, np.ones((1, table.n_units)), prep)[0])
             if not np.isfinite(value):
@@ -175,6 +179,35 @@ class Kernel(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<kernel {self.name}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the cache of prepared tables stays behind (weak references do not pickle)
+        state = self.__dict__.copy()
+        state.pop("_prep_cache", None)
+        return state
+
+    def _prepared(self, table: Table) -> Any:
+        """:meth:`_prepare` of ``table``, computed once per table and kernel.
+
+        The resampling engine calls a kernel once per chunk of weight rows, hundreds of
+        times on the same table; sorting it again each time took a quarter of an AUROC
+        bootstrap at 100,000 units. The cache holds the table weakly and is keyed by the
+        identity of its arrays (a :class:`Table` is frozen and its arrays read-only);
+        kernel options are fixed at construction.
+        """
+        names = tuple(table.columns)
+        arrays = (table.row_unit, table.strata, *table.columns.values())
+        with _PREP_LOCK:
+            cache = self.__dict__.setdefault("_prep_cache", weakref.WeakKeyDictionary())
+            hit = cache.get(table)
+        if hit is not None and hit[0] == names and all(
+            a is b for a, b in zip(hit[1], arrays, strict=True)
+        ):
+            return hit[2]
+        prep = self._prepare(table)
+        with _PREP_LOCK:
+            cache[table] = (names, arrays, prep)
+        return prep
 
     # -- for subclasses -------------------------------------------------------------------
 
