@@ -132,7 +132,9 @@ Direction = Literal["higher", "lower"]
 _SCHEMES = ("bootstrap", "bayesian")
 _METHODS = ("bca", "percentile", "basic")
 _ALTERNATIVES = ("two-sided", "greater", "less")
-_MAX_CHUNK_CELLS = 1 << 22  # weights per chunk: 32 MiB of float64
+# weights per chunk: 4 MiB of float64 (5 rows at 100,000 units), so a chunk is still in
+# cache when the statistic reads it; 32 MiB chunks made AUROC at n = 1e5 1.4x slower
+_MAX_CHUNK_CELLS = 1 << 19
 
 
 # -- seeds ---------------------------------------------------------------------------------
@@ -679,7 +681,7 @@ def bootstrap(
     scheme
         ``bootstrap`` (multinomial counts) or ``bayesian`` (Dirichlet weights).
     chunk
-        Resamples per call of ``statistic`` (default: about 32 MiB of weights); memory is
+        Resamples per call of ``statistic`` (default: about 4 MiB of weights); memory is
         bounded by ``workers * chunk * n_units``, not by B.
     workers
         Threads evaluating chunks at once (useful when the statistic releases the GIL).
