@@ -1,9 +1,9 @@
 """An append-only, hash-chained event log hashed as Certificate Transparency does.
 
-Every event of a challenge (protocol registered, truth committed, inputs committed, window
-opened or closed, submission received, adjudication done, a submitted model's run failed,
-report issued) is a canonical-JSON *entry* appended to a Merkle log. The tree is RFC 6962 /
-RFC 9162's:
+Every event of a challenge (protocol registered, power analysis recorded, truth committed,
+inputs committed, window opened or closed, submission received, adjudication done, a
+submitted model's run failed, report issued) is a canonical-JSON *entry* appended to a
+Merkle log. The tree is RFC 6962 / RFC 9162's:
 
 * leaf hash ``MTH({d}) = SHA-256(0x00 || d)``;
 * interior node ``SHA-256(0x01 || left || right)``;
@@ -54,6 +54,9 @@ EVENT_TYPES = (
     "adjudication_failed",
     "note_attached",
     "withdrawal_refused",
+    # a power analysis the committee recorded before the window opened (its inputs and
+    # the digest of its result: adjudicator.service.power_analysis)
+    "power_analysis",
 )
 
 

@@ -14,6 +14,9 @@ prospective    units manifest and baselines uploaded;       the measured truth i
                and locked (``submission_received``)         locked submission is adjudicated
 ============== ============================================ ===============================
 
+Before the window opens the committee may also record power analyses
+(:mod:`.power_analysis`, ``power_analysis`` entries).
+
 The ledger proves the order: in a prospective challenge every ``submission_received``
 entry precedes ``window_closed``, which precedes ``truth_committed``; in a retrospective
 one ``truth_committed`` precedes ``window_opened``. Each state check is made after the
@@ -36,6 +39,7 @@ from ..store.errors import ConflictError, NotFoundError
 from ..store.models import ORDERS, Baseline, Challenge, Job, ProtocolRecord, Submission
 from ..store.rows import record_artifact
 from .model_to_data import inputs_view
+from .power_analysis import power_view
 from .runtime import Runtime
 
 __all__ = [
@@ -312,4 +316,6 @@ def challenge_view(session: Session, c: Challenge) -> dict[str, Any]:
         "baselines": [{"name": b.name, "digest": b.digest} for b in baselines],
         "submissions": int(n or 0),
         "created_at": c.created_at,
+        # the power analyses recorded before the window opened, oldest first
+        "power": power_view(session, c.id),
     }

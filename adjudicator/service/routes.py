@@ -15,6 +15,7 @@ route                                                  who                      
 ``PUT /challenges/{c}/truth``                          admin                        commit
 ``PUT /challenges/{c}/inputs``                         admin                        inputs
 ``PUT /challenges/{c}/baselines/{name}``               admin                        baseline
+``POST /challenges/{c}/power``                         admin (draft only)           power
 ``POST /challenges/{c}/open``, ``.../close``           admin                        phases
 ``POST /challenges/{c}/submissions``                   participant                  submit
 ``GET /challenges/{c}/submissions``                    participant (own team),      list
@@ -49,6 +50,7 @@ from ..store.models import Challenge, Job, LedgerEntry, ProtocolRecord, Report, 
 from . import challenges as ops
 from .auth import principal, require, runtime
 from .disclosure import check_readable, mask_job, mask_submission, withheld_for
+from .power_analysis import PowerIn, record_power
 from .submissions import get_submission, submission_view, submit, visible
 from .uploads import Received, receive
 from .users import PUBLIC, Principal
@@ -317,6 +319,16 @@ async def put_baseline(challenge_id: str, name: str, request: Request,
                        who: Principal = Depends(ADMIN)) -> dict[str, Any]:
     await _with_tmp_file(request, ops.add_baseline, challenge_id, name)
     return _page(request, challenge_id)
+
+
+@router.post("/challenges/{challenge_id}/power", tags=["admin"], status_code=201)
+def power_analysis(challenge_id: str, body: PowerIn, request: Request,
+                   who: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    """Run the power analysis of a draft challenge and record it (:mod:`.power_analysis`):
+    the minimum detectable metric, a ``power_analysis`` ledger entry, the challenge's
+    ``power`` list. A plain ``def``: FastAPI runs it in its thread pool, so the simulation
+    (tens of seconds) does not block the event loop."""
+    return record_power(runtime(request), challenge_id, body)
 
 
 @router.post("/challenges/{challenge_id}/open", tags=["admin"])

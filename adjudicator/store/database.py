@@ -35,7 +35,7 @@ from ..errors import ConfigurationError
 __all__ = ["Database", "open_database", "migrate", "HEAD_REVISION"]
 
 #: the newest migration; :func:`migrate` brings every database to it
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 _BUSY_TIMEOUT_MS = 120_000
 _MIGRATION_LOCK = 0x61646A75  # "adju": PostgreSQL advisory lock held while migrating
 

@@ -16,7 +16,7 @@ appended, and nobody without the key (a file outside the database) can sign new 
 entry that does not match; given a checkpoint published earlier (``--checkpoint FILE``)
 it also proves the log still extends it, which catches entries removed from the end.
 :func:`verify_records` checks that the rows of the domain tables (submissions, results,
-truth commitments, reports) say what their ledger entries say.
+truth commitments, reports, power analyses) say what their ledger entries say.
 
 Every event of a challenge (one with a ``"challenge"`` key) also links to the previous
 entry of the same challenge: :meth:`LedgerStore.append` sets ``challenge_prev`` (its
@@ -43,6 +43,7 @@ from .models import (
     Challenge,
     LedgerEntry,
     LedgerHead,
+    PowerAnalysis,
     ProtocolRecord,
     Report,
     Submission,
@@ -327,6 +328,21 @@ def verify_records(session: Session) -> int:
         if c.closed_seq is not None:
             _same(what, c.closed_seq, _event(session, c.closed_seq, what),
                   {"type": "window_closed", "challenge": c.id})
+        checked += 1
+    for a in session.scalars(select(PowerAnalysis).order_by(PowerAnalysis.id)):
+        what = f"power_analyses row {a.id}"
+        if "sha256:" + hashlib.sha256(a.result.encode("utf-8")).hexdigest() != a.digest:
+            raise VerificationError(f"{what}: the stored result does not match its digest "
+                                    "(edited after it was recorded)")
+        owner = session.get(Challenge, a.challenge_id)
+        _same(what, a.ledger_seq, _event(session, a.ledger_seq, what),
+              {"type": "power_analysis", "challenge": a.challenge_id,
+               "protocol": owner.protocol_digest if owner else None, "units": a.units,
+               "options": json.loads(a.options), "result_digest": a.digest})
+        opened = owner.opened_seq if owner else None
+        if opened is not None and a.ledger_seq > opened:
+            raise VerificationError(f"{what}: recorded (ledger entry {a.ledger_seq}) after "
+                                    f"the window opened (entry {opened})")
         checked += 1
     for s in session.scalars(select(Submission).order_by(Submission.id)):
         what = f"submissions row {s.id}"

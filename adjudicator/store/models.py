@@ -32,6 +32,7 @@ __all__ = [
     "ProtocolRecord",
     "Challenge",
     "Baseline",
+    "PowerAnalysis",
     "FamilyCounter",
     "Submission",
     "Report",
@@ -157,6 +158,23 @@ class Baseline(Base):
     sha256: Mapped[str] = mapped_column(ForeignKey("artifacts.sha256"))
     digest: Mapped[str] = mapped_column(_DIGEST)
     created_at: Mapped[str] = mapped_column(_TIME)
+
+
+class PowerAnalysis(Base):
+    """A power analysis the committee recorded before the window opened: the full result
+    (canonical JSON of :meth:`adjudicator.power.PowerResult.to_dict`), its digest, and the
+    ``power_analysis`` ledger entry holding that digest and the inputs."""
+
+    __tablename__ = "power_analyses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("challenges.id"), index=True)
+    units: Mapped[int] = mapped_column(Integer)
+    options: Mapped[str] = mapped_column(Text)  # canonical JSON: the keyword arguments
+    result: Mapped[str] = mapped_column(Text)  # canonical JSON of the PowerResult
+    digest: Mapped[str] = mapped_column(_DIGEST)  # sha256: of ``result``'s UTF-8 bytes
+    recorded_at: Mapped[str] = mapped_column(_TIME)
+    ledger_seq: Mapped[int] = mapped_column(Integer)
 
 
 class FamilyCounter(Base):

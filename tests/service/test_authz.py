@@ -71,6 +71,9 @@ def _matrix(sid: int, job: int, digest: str) -> list[tuple[str, str, bytes | Non
          (ASSETS / "service_baseline.csv").read_bytes(), admin_only(409)),
         ("POST", "/challenges/c1/submissions", ENTRY,
          {"public": 401, "admin": 403, "alice": 201, "bob": 201, "auditor": 403}),
+        # a power analysis is a pre-launch figure: c1 is open (draft: test_power_analysis)
+        ("POST", "/challenges/c1/power", b'{"units": 60, "simulations": 20, "resamples": 100}',
+         admin_only(409)),
         ("POST", "/challenges/c1/open", None, admin_only(409)),
         # open results (adjudicator.service.open_results): published at close; before it
         # the committee and auditors preview them (test_open_results_routes_after_close)
@@ -119,7 +122,8 @@ def test_every_route_for_every_role(api):
         order = sorted(ROLES, key=lambda r: 0 <= expected[r] < 300)  # refusals first
         for role in order:
             headers = {} if role == "public" else api.auth(role)
-            if path == "/challenges" or path.endswith("/note") or method == "PATCH":
+            if path == "/challenges" or path.endswith(("/note", "/power")) or \
+                    method == "PATCH":
                 headers["Content-Type"] = "application/json"
             r = api.client.request(method, path, content=body, headers=headers)
             if expected[role] == ANY:
