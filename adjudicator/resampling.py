@@ -361,10 +361,13 @@ def _fill_rows(
     offsets: np.ndarray,
     start: int,
     out: np.ndarray,
+    permuted: bool | None = None,
 ) -> None:
-    """Weights of resamples ``start .. start + len(out)`` into ``out``."""
+    """Weights of resamples ``start .. start + len(out)`` into ``out``; ``permuted``: whether
+    ``order`` is not the identity (computed here when not given)."""
     n = out.shape[1]
-    permuted = bool(np.any(order != np.arange(n)))
+    if permuted is None:
+        permuted = bool(np.any(order != np.arange(n)))
     for bitgen, lo, hi in _block_streams(seed, n, start, start + out.shape[0]):
         ptr, state = bitgen.ctypes.next_uint64, bitgen.ctypes.state_address
         if scheme == "bootstrap":
@@ -603,6 +606,7 @@ def _run(
     executor: Executor | None = None,
 ) -> np.ndarray:
     order, offsets = _strata_layout(n_units, strata)
+    permuted = bool(np.any(order != np.arange(n_units)))  # once, not once per chunk
     if chunk is None:
         fused = isinstance(statistic, Ratio)
         chunk = BLOCK_SIZE if fused else max(1, min(BLOCK_SIZE, _MAX_CHUNK_CELLS // n_units))
@@ -632,7 +636,7 @@ def _run(
         if getattr(local, "buffer", None) is None:
             local.buffer = np.empty((chunk, n_units))
         w = local.buffer[: span[1] - span[0]]
-        _fill_rows(seed, scheme, order, offsets, span[0], w)
+        _fill_rows(seed, scheme, order, offsets, span[0], w, permuted)
         return _evaluate(statistic, w, k=k, what=f"resamples {span[0]}..{span[1] - 1}")
 
     head = one(first, None)  # may be a view of the buffer: copied before its reuse
