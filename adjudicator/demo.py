@@ -7,7 +7,9 @@ as scikit-survival ships it; never copied into the repository). In a fresh home
 1. registers every protocol in ``protocols/`` (their digests are printed);
 2. starts ``adjudicator serve`` in this process on a free loopback port;
 3. as the committee: registers the GBSG2 protocol, creates the challenge, commits the
-   truth, uploads the clinical Cox baseline and opens the window;
+   truth, uploads the clinical Cox baseline, records the power before launch (the smallest
+   C-index and improvement over the baseline that 686 women certify with 80% probability)
+   and opens the window;
 4. as three teams: ``strong-lab`` sends a Cox model on every covariate, ``weak-lab`` a model
    on age alone, ``variants-lab`` many small variants of the strong model, each charged
    its own alpha_k;
@@ -43,6 +45,12 @@ __all__ = ["run_demo", "register_protocols", "DemoOutcome"]
 CHALLENGE = "gbsg2"
 PROTOCOL_FILE = "gbsg2-recurrence-free-survival.yaml"
 N_VARIANTS = 5
+#: power before launch: the clinical Cox model's C-index (about what GBSG2 gives it) and a
+#: quick simulation (the committee would run more)
+POWER_BASELINE_C = 0.65
+POWER_CENSORING = 0.56  # GBSG2: 387 of 686 follow-ups censored
+POWER_SIMULATIONS = 60
+POWER_RESAMPLES = 200
 TEAMS = {"strong-lab": ["strong"], "weak-lab": ["weak"],
          "variants-lab": [f"variant-{i}" for i in range(1, N_VARIANTS + 1)]}
 
@@ -55,6 +63,7 @@ class DemoOutcome:
     reports: dict[str, Path]
     results: list[dict[str, Any]]
     ledger_size: int
+    power: dict[str, Any]  # the power analysis recorded before the window opened
 
 
 def register_protocols(folder: Path) -> dict[str, str]:
@@ -219,9 +228,17 @@ def run_demo(
         admin.call("PUT", f"/challenges/{CHALLENGE}/truth", content=files.truth.read_bytes())
         admin.call("PUT", f"/challenges/{CHALLENGE}/baselines/clinical-cox",
                    content=files.baseline.read_bytes())
-        admin.call("POST", f"/challenges/{CHALLENGE}/open")
         typer.echo(f"Committee: protocol {digest[:19]}..., truth committed, baseline "
-                   "clinical-cox uploaded, window open.")
+                   "clinical-cox uploaded.")
+        # before the window opens: what this test set can certify, into the record
+        power = admin.call("POST", f"/challenges/{CHALLENGE}/power", json={
+            "family": {"censoring": POWER_CENSORING},
+            "baseline_value": POWER_BASELINE_C, "simulations": POWER_SIMULATIONS,
+            "resamples": POWER_RESAMPLES})
+        typer.echo("Power before launch (recorded in the ledger, entry "
+                   f"{power['ledger_seq']}):\n{power['summary']}")
+        admin.call("POST", f"/challenges/{CHALLENGE}/open")
+        typer.echo("Window open.")
 
         ids: list[int] = []
         for team, entries in TEAMS.items():
@@ -311,4 +328,5 @@ def run_demo(
     Console(width=max(Console().width, 100)).print(table)
     typer.echo(f"Done in {time.monotonic() - started:.0f} s. Verify any report yourself:\n"
                f"  adjudicator verify {paths[sorted(paths)[0]]} --cert {cert}")
-    return DemoOutcome(home=home, reports=paths, results=results, ledger_size=size)
+    return DemoOutcome(home=home, reports=paths, results=results, ledger_size=size,
+                       power=power)

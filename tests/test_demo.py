@@ -23,6 +23,16 @@ def test_demo_end_to_end_in_a_temporary_home(tmp_path, capsys):
     assert "valid  ledger" in printed
     assert outcome.ledger_size > len(outcome.results)
 
+    # the power before launch is in the challenge's record, before the window opened
+    power = outcome.power
+    assert power["units"] == 686 and power["result"]["units"] == 686
+    assert power["result"]["family"]["censoring"] == 0.56
+    assert power["result"]["absolute"]["certifiable"] is True
+    assert 0.65 < power["result"]["absolute"]["minimum_detectable"] < 0.75
+    assert 0 < power["result"]["baseline"]["minimum_detectable_improvement"] < 0.15
+    assert power["ledger_seq"] < outcome.ledger_size
+    assert "Power before launch" in printed and "minimum detectable" in printed
+
     by_entry = {r["submission"]["name"]: r for r in outcome.results}
     # the weak model (age alone) is not certified
     assert by_entry["weak"]["verdict"] == "NOT_CERTIFIED"
