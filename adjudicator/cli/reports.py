@@ -48,9 +48,10 @@ def keys_init(
         from ..errors import ConfigurationError
 
         raise ConfigurationError(f"{exc} (use --force to replace it)") from None
-    typer.echo(f"signing identity written to {identity.directory}")
-    typer.echo(f"  certificate: {identity.directory / 'signing-cert.pem'}  (publish it)")
-    typer.echo(f"  minisign public key: {identity.directory / 'minisign.pub'}")
+    written = identity.directory or Path(folder)  # create_signing_identity sets it
+    typer.echo(f"signing identity written to {written}")
+    typer.echo(f"  certificate: {written / 'signing-cert.pem'}  (publish it)")
+    typer.echo(f"  minisign public key: {written / 'minisign.pub'}")
 
 
 @app.command("verify")

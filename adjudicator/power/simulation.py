@@ -69,8 +69,9 @@ class Simulator:
                 loo: Any = None
                 if spec.method == "bca":
                     exact = [kernel.leave_one_out(t) for t in tables]
-                    if all(x is not None for x in exact):
-                        loo = (np.column_stack(exact), "exact-loo")
+                    exact_loo = [x for x in exact if x is not None]
+                    if len(exact_loo) == len(exact):
+                        loo = (np.column_stack(exact_loo), "exact-loo")
                     else:
                         loo = jackknife(statistic, n)
                 reps = bootstrap(statistic, n, resamples=self.resamples, seed=seed,
