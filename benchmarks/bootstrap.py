@@ -15,14 +15,15 @@ Targets (issue 4): AUROC and C-index BCa >= 15x faster than scipy at n = 1e4, B 
 >= 100x faster than the lifelines loop; AUROC BCa at n = 1e5, B = 1e4 within 1.5x of the
 floor; the mean within 1.3x of the floor; peak memory < 1 GiB at any B.
 
-Measured at commit time (2 cores shared with other jobs, load 3-7, so read the ratios,
-not the seconds; best of 3 rounds): AUROC n = 1e4 scipy/ours 27x (26-41x over runs);
-Harrell's C lifelines loop/ours 269x (155-295x); n = 1e5 AUROC 7.1x the floor, of which
-the weights alone 1.4x (1.0-2.3x) and the rest the AUROC kernel's numpy passes; the mean
-1.55x the floor as a Ratio (1.2-3.1x), 3.1x through the mean_score kernel on weight rows;
-traced peak <= 35 MiB at every B (scipy: 766 MiB). The floor draws 32-bit Lemire indices,
-two per PCG64 output; we spend one 64-bit output per draw (exact to n/2**64, fixed
-consumption per row so that any row can be reached by ``advance``).
+Measured on a snapshot of 3cf451c (2 cores shared with other jobs, so read the ratios,
+not the seconds; the better of two runs, load 1.8-2.0): AUROC n = 1e4 scipy/ours 29x;
+Harrell's C lifelines loop/ours 158x; n = 1e5 AUROC 2.75x the floor (5.66x before the
+table cache, the 4 MiB chunks and the branch-free AUROC kernel), of which the weights
+alone 1.5x; the mean 1.5x the floor as a Ratio (1.26x in the other run), 3.0x through the
+mean_score kernel on weight rows; traced peak <= 8 MiB at every B (scipy: 766 MiB).
+docs/benchmarks.md has the tables. The floor draws 32-bit Lemire indices, two per PCG64
+output; we spend one 64-bit output per draw (exact to n/2**64, fixed consumption per row
+so that any row can be reached by ``advance``).
 
 Usage: ``python benchmarks/bootstrap.py [--quick] [--workers 2] [--scipy-1e5]``.
 """
