@@ -20,6 +20,9 @@ setting                           default
                                   (``process``; ``blocks``: here, its resample blocks on
                                   the Dask cluster; ``adjudications``: each one a task on
                                   the cluster; both need ``dask_scheduler``)
+``service_workers``               jobs the service's worker runs at once in this process
+                                  (1; threads, each claiming jobs on its own; several
+                                  server processes may share one database too)
 ``max_upload_bytes``              2 GiB
 ``sandbox_dir``                   where code runs stage their files and the decrypted inputs
                                   (``/dev/shm`` when writable, so they stay in memory; else
@@ -58,6 +61,10 @@ class Settings(BaseSettings):
         default="process",
         description="where the service's worker adjudicates: process, blocks (resample "
         "blocks on the Dask cluster) or adjudications (each one a task on the cluster)",
+    )
+    service_workers: int = Field(
+        default=1, ge=1, le=64,
+        description="jobs (adjudications, reports) the service runs at once in this process",
     )
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
     sandbox_dir: Path | None = Field(

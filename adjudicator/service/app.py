@@ -91,15 +91,15 @@ def create_app(
     clock
         "now" for every timestamp (tests freeze it).
     worker
-        Run the background worker in this process (tests may drive ``app.state.worker``
-        with ``run_once()``/``drain()`` instead).
+        Run the background worker in this process, ``settings.service_workers`` jobs at
+        once (tests may drive ``app.state.worker`` with ``run_once()``/``drain()`` instead).
     lease, poll
         Seconds a claimed job is held without a heartbeat; seconds between polls.
     """
     started = time.time()
     store = open_store(settings)
     rt = Runtime(settings=settings, store=store, clock=clock)
-    jobs = Worker(rt, lease=lease, poll=poll)
+    jobs = Worker(rt, lease=lease, poll=poll, threads=settings.service_workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -59,6 +59,10 @@ def serve(
         help="seconds a job stays claimed without a heartbeat (a crashed worker's jobs "
              "are taken over after it)")] = 60.0,
     worker: Annotated[bool, typer.Option(help="run the background worker")] = True,
+    service_workers: Annotated[int | None, typer.Option(
+        min=1, max=64, metavar="N",
+        help="jobs (adjudications, reports) the worker runs at once, each thread claiming "
+             "on its own (default $ADJUDICATOR_SERVICE_WORKERS, else 1)")] = None,
     scheduler: Annotated[str | None, typer.Option(
         metavar="ADDRESS",
         help="a Dask scheduler (tcp://host:8786) for --compute blocks or adjudications "
@@ -75,7 +79,8 @@ def serve(
     from ..settings import load_settings
     from .app import create_app
 
-    settings = load_settings(dask_scheduler=scheduler, service_compute=compute)
+    settings = load_settings(dask_scheduler=scheduler, service_compute=compute,
+                             service_workers=service_workers)
     app = create_app(settings, worker=worker, lease=job_lease)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 

@@ -9,6 +9,20 @@ result is committed in one transaction that first checks the claim is still this
 records the rows and appends the ledger event. Running a job twice is harmless: the
 statistics are seeded by the digests, and a lost claim commits nothing.
 
+Several workers (threads of one :class:`Worker`, setting ``service_workers``, and any
+number of server processes) claim jobs independently. A claim is one write transaction:
+
+1. pick the oldest claimable job (PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``, so
+   two claimers never wait on or take the same row; SQLite: the transaction is ``BEGIN
+   IMMEDIATE``, which holds the database's only write lock from before the read);
+2. take it with a compare-and-set ``UPDATE ... WHERE id = ? AND attempts = <read>`` that
+   repeats the claimable condition, and count the rows it changed: 0 means another worker
+   took it first (impossible under 1., but the claim does not rest on that alone).
+
+An adjudication waits until no earlier submission of its family is queued or running, so
+its multiplicity history (recorded in ``result.json``) is the one a single worker, taking
+jobs in order, would see: the results are the same whatever the number of workers.
+
 Errors: an :class:`~adjudicator.errors.AdjudicatorError` (bad input, undefined statistics,
 no alpha left) is the answer for that submission: the submission is marked ``failed`` with
 the message. Anything else is retried, up to ``max_attempts`` claims.
@@ -34,7 +48,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import aliased
 
 from ..errors import AdjudicatorError, InputError, VerificationError
 from ..store.models import Baseline, Challenge, Job, ProtocolRecord, Report, Submission, Team
@@ -89,17 +104,41 @@ class _LostClaim(Exception):
     """Another worker claimed the job after our lease lapsed: commit nothing."""
 
 
+def _claimable(now: float) -> Any:
+    """A job no live worker holds: queued, or running under a lease that lapsed."""
+    return or_(Job.status == "queued", (Job.status == "running") & (Job.lease_until < now))
+
+
+def _behind_its_family() -> Any:
+    """The job's submission follows one of its family whose adjudication is not finished
+    (its history, and so its ``result.json``, is not settled yet)."""
+    own, earlier, job = aliased(Submission), aliased(Submission), aliased(Job)
+    return exists().where(
+        own.id == Job.submission_id,
+        earlier.challenge_id == own.challenge_id, earlier.family == own.family,
+        earlier.sequence < own.sequence,
+        job.submission_id == earlier.id, job.kind == "adjudicate",
+        job.status.in_(("queued", "running")))
+
+
+_RACED = object()  # a claim's compare-and-set found the job taken
+
+
 class Worker:
-    """Claims and runs jobs, in a background thread or one at a time (:meth:`run_once`)."""
+    """Claims and runs jobs: in ``threads`` background threads (:meth:`start`), or one at
+    a time in the caller's thread (:meth:`run_once`, :meth:`drain`)."""
 
     def __init__(self, rt: Runtime, *, lease: float = 60.0, poll: float = 0.5,
-                 max_attempts: int = 3) -> None:
+                 max_attempts: int = 3, threads: int = 1) -> None:
         if lease <= 0 or poll <= 0:
             raise ValueError("`lease` and `poll` must be positive")
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"`threads` must be a positive integer, got {threads!r}")
         self.rt = rt
         self.lease = lease
         self.poll = poll
         self.max_attempts = max_attempts
+        self.threads = threads
         #: where adjudications run (:class:`adjudicator.compute.Compute`); None: from the
         #: settings (``service_compute``, ``dask_scheduler``) on first use
         self.compute: Any = None
@@ -109,19 +148,21 @@ class Worker:
         self.code_runner: CodeRunner = run_code_here
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._identity_lock = threading.Lock()
 
     # -- the loop ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None:
+        """Start :attr:`threads` loops, each claiming jobs on its own."""
+        if self._threads:
             return
         self.sweep()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="adjudicator-worker",
-                                        daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._loop, name=f"adjudicator-worker-{i}",
+                                          daemon=True) for i in range(self.threads)]
+        for thread in self._threads:
+            thread.start()
 
     def sweep(self) -> int:
         """Remove staging folders (decrypted inputs, code) that a crashed run left behind."""
@@ -138,9 +179,10 @@ class Worker:
     def stop(self, timeout: float | None = None) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._threads = []
         with self._compute_lock:
             if self.compute is not None:
                 self.compute.close()
@@ -171,19 +213,33 @@ class Worker:
     # -- claiming ---------------------------------------------------------------------------
 
     def _claim(self) -> _Claim | None:
+        """Take the oldest claimable job, or None when there is none (module docstring)."""
+        while True:
+            claim = self._try_claim()
+            if claim is not _RACED:  # a lost race means another worker made progress
+                return claim  # type: ignore[return-value]
+            _log.warning("a job was claimed by another worker between read and update")
+
+    def _try_claim(self) -> _Claim | None | object:
         now = time.time()
         with self.rt.store.db.write() as session:
-            stmt = (select(Job).where(or_(
-                Job.status == "queued",
-                (Job.status == "running") & (Job.lease_until < now)))
-                .order_by(Job.id).limit(1).with_for_update(skip_locked=True))
-            job = session.scalars(stmt).first()
-            if job is None:
+            # (1) the candidate, locked (PostgreSQL) or under the write lock (SQLite)
+            row = session.execute(
+                select(Job.id, Job.kind, Job.submission_id, Job.attempts)
+                .where(_claimable(now), ~((Job.kind == "adjudicate") & _behind_its_family()))
+                .order_by(Job.id).limit(1).with_for_update(of=Job, skip_locked=True)).first()
+            if row is None:
                 return None
-            job.status = "running"
-            job.attempts += 1
-            job.lease_until = now + self.lease
-            return _Claim(job.id, job.kind, job.submission_id, job.attempts)
+            # (2) compare-and-set on the claim token
+            taken = session.execute(
+                update(Job).where(Job.id == row.id, Job.attempts == row.attempts,
+                                  _claimable(now))
+                .values(status="running", attempts=row.attempts + 1,
+                        lease_until=now + self.lease)
+                .execution_options(synchronize_session=False)).rowcount
+            if taken != 1:
+                return _RACED
+            return _Claim(row.id, row.kind, row.submission_id, row.attempts + 1)
 
     def _renew(self, claim: _Claim, done: threading.Event) -> None:
         while not done.wait(self.lease / 3):
@@ -224,6 +280,7 @@ class Worker:
         finally:
             done.set()
             renewer.join()
+            self._wake.set()  # a finished job may unblock the next of its family elsewhere
         return True
 
     def _fail(self, claim: _Claim, message: str, *, permanent: bool) -> None:
