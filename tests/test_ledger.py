@@ -115,3 +115,25 @@ def test_events_are_canonical_and_typed():
     with pytest.raises(ValueError, match="event type must be one of"):
         a.append({"type": "deleted_result"})
     assert a.verify().size == 1
+
+
+def test_incremental_root_equals_batch_root_for_every_size_to_300_and_larger():
+    """The right frontier ``ledger verify`` carries (O(log n) hashes) gives the root the
+    whole list of leaves gives, at every size."""
+    import random
+
+    from adjudicator.store.ledger import frontier_append, frontier_root
+
+    rng = random.Random(6962)
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(5_000)]
+    frontier: list[bytes] = []
+    assert frontier_root(frontier) == merkle_root([])
+    for n in range(1, 301):
+        frontier = frontier_append(frontier, n - 1, leaves[n - 1])
+        assert frontier_root(frontier) == merkle_root(leaves[:n]), n
+        assert len(frontier) == bin(n).count("1")
+    sizes = sorted({1023, 1024, 1025, 4096, len(leaves), *rng.sample(range(301, 5_000), 6)})
+    for n in range(301, len(leaves) + 1):
+        frontier = frontier_append(frontier, n - 1, leaves[n - 1])
+        if n in sizes:
+            assert frontier_root(frontier) == merkle_root(leaves[:n]), n

@@ -152,7 +152,9 @@ def verify_ledger(rt: Any, checkpoint: str | None = None, vkey: str | None = Non
     from ..store.models import Artifact
 
     verifier = NoteVerifier(vkey) if vkey else None
-    with rt.store.db.read() as session:
+    # one snapshot: the entries (read in pages), the head and the rows agree with each other
+    # even while the service appends
+    with rt.store.db.read(snapshot=True) as session:
         result = rt.store.ledger.verify(session, checkpoint=checkpoint, verifier=verifier)
         records = verify_records(session)
         shas = list(session.scalars(select(Artifact.sha256).order_by(Artifact.sha256)))

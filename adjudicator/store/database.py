@@ -3,7 +3,7 @@
 Two kinds of transactions, chosen by the caller:
 
 * :meth:`Database.read`: a consistent snapshot (SQLite ``BEGIN`` in WAL mode; PostgreSQL
-  ``READ COMMITTED``), never blocks a writer;
+  ``READ COMMITTED``, or ``REPEATABLE READ`` with ``snapshot=True``), never blocks a writer;
 * :meth:`Database.write`: on SQLite ``BEGIN IMMEDIATE``, which takes the database's write
   lock at the start, so a count read inside it cannot be overtaken by another writer before
   the insert that depends on it (the ``max_submissions`` cap); on PostgreSQL a normal
@@ -106,13 +106,18 @@ class Database:
         return self.dialect == "sqlite"
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[Session]:
-        """A snapshot for reading; anything written in it is rolled back.
+    def read(self, *, snapshot: bool = False) -> Iterator[Session]:
+        """A transaction for reading; anything written in it is rolled back.
 
         Objects loaded in it stay usable (detached, with their loaded values) afterwards.
+        With ``snapshot``, every query sees the same committed state (PostgreSQL
+        ``REPEATABLE READ``; SQLite's read transaction always does): for a check that
+        reads in many queries while writers go on, such as ``ledger verify``.
         """
         with self._reader() as session:
             session.begin()
+            if snapshot and not self.is_sqlite:
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             try:
                 yield session
             finally:

@@ -14,7 +14,10 @@ removed or inserted entry no longer matches the checkpoints signed when the entr
 appended, and nobody without the key (a file outside the database) can sign new ones.
 :meth:`LedgerStore.verify` recomputes everything from the entry bytes and names the first
 entry that does not match; given a checkpoint published earlier (``--checkpoint FILE``)
-it also proves the log still extends it, which catches entries removed from the end.
+it also proves the log still extends it, which catches entries removed from the end. It
+streams: the entries are read in pages of :data:`VERIFY_PAGE` rows (keyset, by index) and
+the root is carried as the right frontier, so its memory is one page and O(log n) hashes
+(plus one index per challenge) whatever the length of the log.
 :func:`verify_records` checks that the rows of the domain tables (submissions, results,
 truth commitments, reports, power analyses) say what their ledger entries say.
 
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +55,10 @@ from .models import (
 from .notes import CheckpointNote, NoteSigner, NoteVerifier
 
 __all__ = ["LedgerStore", "LedgerVerification", "verify_records", "frontier_append",
-           "frontier_root"]
+           "frontier_root", "VERIFY_PAGE"]
+
+#: entries :meth:`LedgerStore.verify` reads per query
+VERIFY_PAGE = 10_000
 
 
 def _node(left: bytes, right: bytes) -> bytes:
@@ -185,9 +191,27 @@ class LedgerStore:
 
     # -- verifying --------------------------------------------------------------------------
 
+    @staticmethod
+    def _stream(session: Session, page: int) -> Iterator[Any]:
+        """Every stored entry in index order, ``page`` rows per query (keyset: each page
+        starts after the last index read, so no query skips rows it has not read). The
+        first page has no lower bound, so a row with a negative index is seen too."""
+        columns = (LedgerEntry.seq, LedgerEntry.entry, LedgerEntry.leaf_hash,
+                   LedgerEntry.checkpoint, LedgerEntry.challenge)
+        after: int | None = None
+        while True:
+            stmt = select(*columns).order_by(LedgerEntry.seq).limit(page)
+            if after is not None:
+                stmt = stmt.where(LedgerEntry.seq > after)
+            rows = session.execute(stmt).all()
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1].seq
+
     def verify(
         self, session: Session, *, checkpoint: str | None = None,
-        verifier: NoteVerifier | None = None,
+        verifier: NoteVerifier | None = None, page: int = VERIFY_PAGE,
     ) -> LedgerVerification:
         """Recompute the whole log from its entries; raise VerificationError at the first
         entry that does not match.
@@ -204,7 +228,12 @@ class LedgerStore:
 
         then (5) the head row agrees with the entries, and (6) when ``checkpoint`` (a
         note published earlier) is given, it verifies and the log extends it.
+
+        The entries are read ``page`` at a time. On PostgreSQL give a session with one
+        snapshot (``db.read(snapshot=True)``) when writers may be appending meanwhile.
         """
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise ValueError(f"`page` must be a positive integer, got {page!r}")
         verifier = verifier or self.verifier
         frontier: list[bytes] = []
         expected = 0
@@ -216,7 +245,7 @@ class LedgerStore:
             want = verifier.checkpoint(checkpoint)  # (6a) a forged note fails here
             if want.origin != verifier.name:
                 raise VerificationError(f"the checkpoint is of another log ({want.origin!r})")
-        for row in session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq)):
+        for row in self._stream(session, page):
             i = row.seq
             if i != expected:  # (1)
                 raise VerificationError(
@@ -247,7 +276,7 @@ class LedgerStore:
                         f"previous of challenge {challenge!r}, which is "
                         f"{last_of.get(challenge)}")
                 last_of[challenge] = i
-            frontier = frontier_append(frontier, i, leaf_hash(data))
+            frontier = frontier_append(frontier, i, bytes(row.leaf_hash))  # (2) checked it
             root = frontier_root(frontier)
             try:  # (4)
                 note = verifier.checkpoint(row.checkpoint)
