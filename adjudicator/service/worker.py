@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import CursorResult, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ..errors import AdjudicatorError, InputError, VerificationError
@@ -231,13 +231,13 @@ class Worker:
             if row is None:
                 return None
             # (2) compare-and-set on the claim token
-            taken = session.execute(
+            taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
                 update(Job).where(Job.id == row.id, Job.attempts == row.attempts,
                                   _claimable(now))
                 .values(status="running", attempts=row.attempts + 1,
                         lease_until=now + self.lease)
-                .execution_options(synchronize_session=False)).rowcount
-            if taken != 1:
+                .execution_options(synchronize_session=False))
+            if taken.rowcount != 1:
                 return _RACED
             return _Claim(row.id, row.kind, row.submission_id, row.attempts + 1)
 
