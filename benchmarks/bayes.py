@@ -101,7 +101,7 @@ def _case(name: str, sampler: str, quick: bool, cores: int, repeats: int) -> dic
         from adjudicator import resampling
 
         n = 10_000 if quick else 100_000
-        chunk = max(1, resampling._MAX_CHUNK_CELLS // n)
+        chunk = max(1, resampling._common._MAX_CHUNK_CELLS // n)
 
         def run(i: int) -> float:  # type: ignore[no-redef]
             seed = np.random.SeedSequence(i)
