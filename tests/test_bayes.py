@@ -15,6 +15,7 @@ import pytest
 from scipy import integrate, stats
 
 from adjudicator import bayes as B
+from adjudicator import resampling
 from adjudicator.errors import ComputationError, DegenerateResamplingError, InputError
 from adjudicator.metrics import get_kernel
 from adjudicator.protocol import Bayes, Diagnostics, MeanScore, Prior, parse_protocol
@@ -220,7 +221,7 @@ def test_correlated_t_needs_per_unit_values_that_average_to_the_metric():
     tb = Table(kind="binary", units=units, row_unit=np.arange(n),
                columns={"y": yb, "score": rng.random(n)})
     with pytest.raises(ComputationError, match="does not decompose"):
-        B._per_unit(auroc, tb, "auroc")
+        B.tables._per_unit(auroc, tb, "auroc")
 
 
 def test_hierarchical_compare_needs_strata():
@@ -240,7 +241,7 @@ def test_every_baseline_is_scored_on_the_same_weights():
     e, b1, b2 = (scores_table(rng.random(100)) for _ in range(3))
     d = B.bootstrap_differences(MEAN, e, {"one": b1, "two": b2}, draws=300, seed=2,
                                 higher_is_better=True)
-    w = B.resampling.resample_weights(100, 0, 300, seed=B._child(B._seed_sequence(2), 0),
+    w = resampling.resample_weights(100, 0, 300, seed=B.seeds._child(B.seeds._seed_sequence(2), 0),
                                       scheme="bayesian")
     np.testing.assert_allclose(d["one"] - d["two"], MEAN(b2, w) - MEAN(b1, w), atol=1e-12)
 
@@ -257,12 +258,12 @@ def test_the_gate_reads_every_parameter_and_fails_closed_on_undefined_statistics
         posterior=xr.Dataset({"mu": (("chain", "draw"), good),
                               "tau": (("chain", "draw"), stuck)}),
         sample_stats=xr.Dataset({"diverging": (("chain", "draw"), diverging)}))
-    diag = B._diagnose(idata, Bayes(), ["mu", "tau"], "nutpie")
+    diag = B.gate._diagnose(idata, Bayes(), ["mu", "tau"], "nutpie")
     assert diag.r_hat == math.inf and diag.divergences == 3
     assert diag.failures[0] == "R-hat inf > 1.01"
     assert diag.failures[-1] == "3 divergent transitions > 0"
     assert diag.to_dict()["r_hat"] == "inf"  # JSON-safe
-    only_mu = B._diagnose(idata, Bayes(diagnostics=Diagnostics(max_divergences=3)), ["mu"],
+    only_mu = B.gate._diagnose(idata, Bayes(diagnostics=Diagnostics(max_divergences=3)), ["mu"],
                           "nutpie")
     assert only_mu.ok and only_mu.ess_bulk > 1000
 
@@ -284,8 +285,8 @@ def test_fused_mean_path_equals_the_kernel_on_weight_rows():
     strata = np.repeat([0, 1, 2], [40, 30, 30])
     e, b = scores_table(rng.random(100), strata), scores_table(rng.random(100), strata)
     kw = dict(draws=700, seed=5, higher_is_better=True)
-    assert B._mean_of_units(MEAN, [e, b]) is not None
-    assert B._mean_of_units(_OpaqueMean(), [e, b]) is None
+    assert B.bootstrap._mean_of_units(MEAN, [e, b]) is not None
+    assert B.bootstrap._mean_of_units(_OpaqueMean(), [e, b]) is None
     fused = B.bootstrap_differences(MEAN, e, {"b": b}, **kw)["b"]
     rows = B.bootstrap_differences(_OpaqueMean(), e, {"b": b}, **kw)["b"]
     np.testing.assert_allclose(fused, rows, rtol=0, atol=1e-12)
@@ -305,9 +306,9 @@ def test_several_priors_pass_only_together_and_fail_closed():
                                _decision(0.90, prior="c"), _decision(0.99, False, "d"))
     assert win.passed and lose.passed is False and broken.passed is None
     assert broken.reasons == ("R-hat 1.0500 > 1.01",)
-    assert B._combine([win, win2]) is win2  # least favourable pass
-    assert B._combine([win, lose, broken]) is lose  # a conclusive failure decides
-    assert B._combine([win, broken]) is broken  # otherwise undecided
+    assert B.gate._combine([win, win2]) is win2  # least favourable pass
+    assert B.gate._combine([win, lose, broken]) is lose  # a conclusive failure decides
+    assert B.gate._combine([win, broken]) is broken  # otherwise undecided
 
 
 # -- PyMC models (compiled once per structure) ---------------------------------------------
@@ -479,7 +480,7 @@ def test_correlated_folds_widen_the_posterior_by_the_nadeau_bengio_factor():
 @pytest.mark.slow
 def test_correlated_t_folds_likelihood_is_the_multivariate_t():
     # the closed-form compound-symmetric density equals scipy's multivariate t
-    model = B._build("t-folds", 0)
+    model = B.models._build("t-folds", 0)
     x = np.array([0.02, 0.05, -0.01, 0.03, 0.04])
     rho = 0.2
     with model:
