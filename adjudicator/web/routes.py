@@ -9,6 +9,8 @@ route                                          who                         what
 ``GET /web/``                                  anyone                      challenge list
 ``GET /web/challenges/{c}``                    anyone                      challenge page
 ``GET /web/challenges/{c}/board``              anyone                      public leaderboard
+``POST /web/challenges/{c}/open``, ``/close``  admin                       confirm, then the
+                                                                           window's phase
 ``GET /web/challenges/{c}/results``            anyone after close          open results
                                                (before: auditor, admin)
 ``GET /web/challenges/{c}/progress``           auditor, admin              progress chart
@@ -30,7 +32,8 @@ route                                          who                         what
 =============================================  ==========================  ==================
 
 Every POST carries the session's CSRF token; every GET page also answers ``?format=json``
-with its data. ``GET /`` redirects to ``/web/``.
+with its data. Opening and closing a window take two POSTs: the first shows what will
+happen, the second (``confirm=yes``) does it. ``GET /`` redirects to ``/web/``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from __future__ import annotations
 import re
 import secrets
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -49,6 +53,7 @@ from ..service import routes as api
 from ..service.runtime import Runtime
 from ..service.submissions import submit
 from ..service.users import Principal
+from ..store.errors import NotFoundError
 from . import views
 from .forms import CsrfError, FormError, read_small_form, read_upload_form
 from .ledger_check import LedgerChecks
@@ -157,9 +162,56 @@ def challenges(request: Request) -> Response:
     return _page(request, "challenges.html.j2", views.challenge_list(_rt(request)))
 
 
+def _challenge_page(request: Request, challenge_id: str, *,
+                    window_error: str | None = None, status: int = 200) -> Response:
+    notice = None
+    if request.query_params.get("opened"):
+        notice = "The submission window is open, and the ledger records when it opened."
+    elif request.query_params.get("closed"):
+        notice = "The submission window is closed, and the ledger records when it closed."
+    return _page(request, "challenge.html.j2", views.challenge_page(_rt(request), challenge_id),
+                 status=status, notice=notice, window_error=window_error)
+
+
 @router.get("/web/challenges/{challenge_id}")
 def challenge(challenge_id: str, request: Request) -> Response:
-    return _page(request, "challenge.html.j2", views.challenge_page(_rt(request), challenge_id))
+    return _challenge_page(request, challenge_id)
+
+
+async def _window(request: Request, challenge_id: str, action: str) -> Response:
+    """Open or close a window: the first POST shows what will happen, the second
+    (``confirm=yes``) calls the API's own handler, so the ledger records the same event."""
+    from ..service.app import STATUS
+
+    who = _who(request, "admin")
+    form = await _form(request)
+    rt = _rt(request)
+    if form.get("confirm") != "yes":
+        data = await run_in_threadpool(views.window_page, rt, challenge_id, action)
+        return _page(request, "window.html.j2", data)
+    handler = api.open_window if action == "open" else api.close_window
+    try:
+        await run_in_threadpool(handler, challenge_id, request, who)
+    except AdjudicatorError as exc:
+        code = next(c for kind, c in STATUS if isinstance(exc, kind))
+        if code >= 500 or isinstance(exc, NotFoundError):
+            raise
+        # refused (no truth yet, not in the right phase): the challenge page says why
+        return await run_in_threadpool(_challenge_page, request, challenge_id,
+                                       window_error=str(exc), status=code)
+    flag = "opened" if action == "open" else "closed"
+    return RedirectResponse(f"/web/challenges/{quote(challenge_id, safe='')}?{flag}=1",
+                            status_code=303)
+
+
+@router.post("/web/challenges/{challenge_id}/open")
+async def open_window(challenge_id: str, request: Request) -> Response:
+    return await _window(request, challenge_id, "open")
+
+
+@router.post("/web/challenges/{challenge_id}/close")
+async def close_window(challenge_id: str, request: Request) -> Response:
+    return await _window(request, challenge_id, "close")
 
 
 @router.get("/web/challenges/{challenge_id}/board")

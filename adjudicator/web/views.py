@@ -32,8 +32,9 @@ from ..store.errors import ConflictError, NotFoundError
 from ..store.models import Challenge, Job, ProtocolRecord, Report, Submission, Team
 
 __all__ = [
-    "challenge_list", "challenge_page", "board_page", "team_page", "submission_page",
-    "submission_status", "committee_page", "progress_page", "ACTIVE",
+    "challenge_list", "challenge_page", "board_page", "window_page",
+    "team_page", "submission_page", "submission_status", "committee_page", "progress_page",
+    "ACTIVE",
 ]
 
 #: job and submission states that are still moving (the page polls them)
@@ -132,6 +133,17 @@ def board_page(rt: Runtime, challenge_id: str, counts: dict[str, Any]) -> dict[s
     public = boards.public_board(rt, challenge_id) if has_board else None
     return {"title": title, "challenge": challenge_id, "counts": counts["teams"],
             "public": public}
+
+
+def window_page(rt: Runtime, challenge_id: str, action: str) -> dict[str, Any]:
+    """What the committee confirms before it opens (``action="open"``) or closes a window."""
+    with rt.store.db.read() as session:
+        c = ops.get_challenge(session, challenge_id)
+        view = ops.challenge_view(session, c)
+        board = _protocol(rt, session, c).leaderboard is not None
+    verb = "Open" if action == "open" else "Close"
+    return {"title": f"{verb} the submission window of {view['title']}?", "action": action,
+            "challenge": view, "has_public_board": board}
 
 
 # -- a team's page ------------------------------------------------------------------------

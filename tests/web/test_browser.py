@@ -238,6 +238,36 @@ def test_progress_chart_for_funders(server, browser, screenshots):
     _shot(auditor, screenshots, "progress")
 
 
+def test_the_committee_opens_and_closes_a_window_through_the_confirmation(server, browser,
+                                                                          screenshots, tmp_path):
+    server.api.challenge("w1", protocol=board_protocol(tmp_path), open=False)
+    admin = _sign_in(browser(), server, "admin")
+    admin.goto(server.url + "/web/challenges/w1")
+    admin.get_by_role("button", name="Open the submission window").click()
+    expect(admin.get_by_role("heading", level=1)).to_have_text(
+        "Open the submission window?")
+    expect(admin.get_by_text("Teams can submit from now")).to_be_visible()
+    _shot(admin, screenshots, "window-open-confirm")
+    admin.get_by_role("button", name="Yes, open the window now").click()
+    expect(admin.get_by_role("status")).to_contain_text("The submission window is open")
+    assert admin.url.endswith("/web/challenges/w1?opened=1")
+
+    r = server.api.submit("bob", "w1", key="bob-window")
+    assert r.status_code in (200, 201), r.text
+    admin.goto(server.url + "/web/challenges/w1")
+    admin.get_by_role("button", name="Close the submission window").click()
+    expect(admin.get_by_text("Closing is final.")).to_be_visible()
+    _shot(admin, screenshots, "window-close-confirm")
+    admin.get_by_role("button", name="Yes, close the window for good").click()
+    expect(admin.get_by_role("status")).to_contain_text("The submission window is closed")
+    events = [e["event"] for e in server.api.client.get(
+        "/ledger/entries?start=0&limit=1000", headers=server.api.auth("auditor")
+    ).json()["entries"] if e["event"].get("challenge") == "w1"
+        and e["event"]["type"].startswith("window_")]
+    assert [e["type"] for e in events] == ["window_opened", "window_closed"]
+    assert events[-1]["submissions"] == 1
+
+
 # -- accessibility ----------------------------------------------------------------------------
 
 
@@ -256,6 +286,12 @@ def test_every_page_passes_axe(server, browser, screenshots):
     _adjudicated(server)
     sid = server.api.client.get("/challenges/c1/submissions",
                                 headers=server.api.auth("admin")).json()[0]["id"]
+    # a draft without a truth: the confirmation of opening it, and the refusal shown on
+    # the challenge page
+    admin = server.api.auth("admin")
+    r = server.api.client.post("/challenges", headers=admin, json={
+        "id": "d1", "protocol": server.api.register(), "order": "retrospective"})
+    assert r.status_code == 201, r.text
     pages = {
         None: ["/web/", "/web/challenges/c1", "/web/challenges/b1/board", "/web/sign-in",
                "/web/ledger", "/web/challenges/x1"],
@@ -265,18 +301,31 @@ def test_every_page_passes_axe(server, browser, screenshots):
                   "/web/challenges/nope"],
     }
     serious, seen = [], {}
+
+    def check(page, who, label):
+        name = f"axe-{who or 'public'}-" + re.sub(r"[^a-z0-9]+", "-", label).strip("-")
+        _shot(page, screenshots, name)
+        for v in _axe(page):
+            seen.setdefault(f"{v['id']} ({v['impact']})", []).append(
+                f"{who or 'public'} {label}: {v['nodes']}")
+            if v["impact"] in ("serious", "critical"):
+                serious.append(f"{who or 'public'} {label}: {v['id']} ({v['impact']}): "
+                               f"{v['help']} at {v['nodes']}")
+
     for who, paths in pages.items():
         page = _sign_in(browser(), server, who) if who else browser().new_page()
         for path in paths:
             page.goto(server.url + path)
-            name = f"axe-{who or 'public'}-" + re.sub(r"[^a-z0-9]+", "-", path).strip("-")
-            _shot(page, screenshots, name)
-            for v in _axe(page):
-                seen.setdefault(f"{v['id']} ({v['impact']})", []).append(
-                    f"{who or 'public'} {path}: {v['nodes']}")
-                if v["impact"] in ("serious", "critical"):
-                    serious.append(f"{who or 'public'} {path}: {v['id']} ({v['impact']}): "
-                                   f"{v['help']} at {v['nodes']}")
+            check(page, who, path)
+    # the pages a POST answers: the confirmation, then the refusal (d1 has no truth)
+    page.goto(server.url + "/web/challenges/d1")
+    page.get_by_role("button", name="Open the submission window").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Open the submission window?")
+    check(page, "admin", "/web/challenges/d1/open (confirm)")
+    page.get_by_role("button", name="Yes, open the window now").click()
+    expect(page.get_by_role("alert")).to_contain_text("commit the truth before opening")
+    expect(page.get_by_role("alert")).to_be_focused()
+    check(page, "admin", "/web/challenges/d1/open (refused)")
     (screenshots / "axe-summary.json").write_text(json.dumps(seen, indent=2))
     assert not serious, "\n".join(serious)
 

@@ -73,6 +73,8 @@ def test_every_page_for_every_role(site):
     posts = [  # without a valid CSRF token first: every one is refused
         ("/web/sign-in", {}),
         ("/web/sign-out", {}),
+        ("/web/challenges/c1/open", {}),
+        ("/web/challenges/c1/close", {}),
         ("/web/teams/team-a/challenges/c1/upload", {}),
         (f"/web/submissions/{sid}/adjudication", {}),
         (f"/web/submissions/{sid}/report", {}),

@@ -51,8 +51,10 @@
   }
 
   function showErrors() {
-    // a refused upload is re-shown far down a long page: bring its message into view
-    var error = document.getElementById("upload-error");
+    // a refused upload or window change is re-shown far down a long page: bring its
+    // message into view
+    var error = document.getElementById("upload-error") ||
+      document.getElementById("window-error");
     if (error) { error.setAttribute("tabindex", "-1"); error.focus(); }
   }
 
