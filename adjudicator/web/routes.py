@@ -9,6 +9,8 @@ route                                          who                         what
 ``GET /web/``                                  anyone                      challenge list
 ``GET /web/challenges/{c}``                    anyone                      challenge page
 ``GET /web/challenges/{c}/board``              anyone                      public leaderboard
+``GET /web/challenges/{c}/rankings``           anyone (rankings: after     final rankings
+                                               close, as the JSON route)
 ``POST /web/challenges/{c}/open``, ``/close``  admin                       confirm, then the
                                                                            window's phase
 ``GET /web/challenges/{c}/results``            anyone after close          open results
@@ -219,6 +221,12 @@ async def board(challenge_id: str, request: Request) -> Response:
     counts = api.leaderboard(challenge_id, request)
     data = await run_in_threadpool(views.board_page, _rt(request), challenge_id, counts)
     return _page(request, "board.html.j2", data)
+
+
+@router.get("/web/challenges/{challenge_id}/rankings")
+async def rankings(challenge_id: str, request: Request) -> Response:
+    data = await run_in_threadpool(views.rankings_page, _rt(request), challenge_id)
+    return _page(request, "rankings.html.j2", data)
 
 
 @router.get("/web/challenges/{challenge_id}/results")

@@ -32,7 +32,7 @@ from ..store.errors import ConflictError, NotFoundError
 from ..store.models import Challenge, Job, ProtocolRecord, Report, Submission, Team
 
 __all__ = [
-    "challenge_list", "challenge_page", "board_page", "window_page",
+    "challenge_list", "challenge_page", "board_page", "rankings_page", "window_page",
     "team_page", "submission_page", "submission_status", "committee_page", "progress_page",
     "ACTIVE",
 ]
@@ -133,6 +133,40 @@ def board_page(rt: Runtime, challenge_id: str, counts: dict[str, Any]) -> dict[s
     public = boards.public_board(rt, challenge_id) if has_board else None
     return {"title": title, "challenge": challenge_id, "counts": counts["teams"],
             "public": public}
+
+
+def rankings_page(rt: Runtime, challenge_id: str) -> dict[str, Any]:
+    """The final rankings (:func:`boards.final_ranking`, the JSON route's answer) with, per
+    team, the interval its last submission's adjudication computed (published at close).
+
+    Whether the rankings may be shown is :func:`boards.final_ranking`'s decision alone:
+    while it refuses (before close, before the truth), the page shows its reason and
+    nothing computed, to everybody, the committee included, as the JSON route does.
+    """
+    from ..service.open_results import results_rows
+
+    with rt.store.db.read() as session:
+        c = ops.get_challenge(session, challenge_id)
+        title, phase = c.title, c.phase
+    base: dict[str, Any] = {
+        "title": f"Final rankings: {title}",
+        "challenge": {"id": challenge_id, "title": title, "phase": phase},
+        "final": None, "entries": [], "reason": None}
+    try:
+        final = boards.final_ranking(rt, challenge_id)
+    except ConflictError as exc:
+        return {**base, "reason": str(exc)}
+    rows = {r["submission"]: r for r in results_rows(rt, challenge_id)}
+    entries = []
+    for e in final["ranking"]["entries"]:
+        sub = final["submissions"].get(e["name"])
+        row = rows.get(sub["submission"]) if sub else None
+        entries.append({**e, "baseline": sub is None,
+                        "interval": None if row is None or row["interval_low"] is None
+                        or row["interval_high"] is None else
+                        {"low": row["interval_low"], "high": row["interval_high"],
+                         "confidence": row["confidence"], "method": row["interval_method"]}})
+    return {**base, "final": final, "entries": entries}
 
 
 def window_page(rt: Runtime, challenge_id: str, action: str) -> dict[str, Any]:

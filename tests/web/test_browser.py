@@ -267,6 +267,14 @@ def test_the_committee_opens_and_closes_a_window_through_the_confirmation(server
     assert [e["type"] for e in events] == ["window_opened", "window_closed"]
     assert events[-1]["submissions"] == 1
 
+    admin.get_by_role("link", name="final rankings").click()
+    expect(admin.get_by_role("heading", level=1)).to_contain_text("Service test")
+    table = admin.get_by_role("table", name="Final rankings with tie groups")
+    expect(table.get_by_role("row")).to_have_count(3)  # the header, team-b, the baseline
+    expect(table).to_contain_text("team-b")
+    expect(table).to_contain_text("baseline/baseline")
+    _shot(admin, screenshots, "final-rankings")
+
 
 # -- accessibility ----------------------------------------------------------------------------
 
@@ -281,24 +289,29 @@ def _axe(page):
     }""")
 
 
-def test_every_page_passes_axe(server, browser, screenshots):
+def test_every_page_passes_axe(server, browser, screenshots, tmp_path):
     assert hashlib.sha256(AXE.read_bytes()).hexdigest() == AXE_SHA256
     _adjudicated(server)
     sid = server.api.client.get("/challenges/c1/submissions",
                                 headers=server.api.auth("admin")).json()[0]["id"]
-    # a draft without a truth: the confirmation of opening it, and the refusal shown on
-    # the challenge page
+    # a closed board challenge (its final rankings) and a draft without a truth (the
+    # confirmation of opening it, and the refusal shown on the challenge page)
+    server.api.challenge("r1", protocol=board_protocol(tmp_path))
+    r = server.api.submit("bob", "r1", key="bob-r1")
+    assert r.status_code in (200, 201), r.text
     admin = server.api.auth("admin")
+    assert server.api.client.post("/challenges/r1/close", headers=admin).status_code == 200
     r = server.api.client.post("/challenges", headers=admin, json={
         "id": "d1", "protocol": server.api.register(), "order": "retrospective"})
     assert r.status_code == 201, r.text
     pages = {
         None: ["/web/", "/web/challenges/c1", "/web/challenges/b1/board", "/web/sign-in",
-               "/web/ledger", "/web/challenges/x1"],
+               "/web/ledger", "/web/challenges/x1", "/web/challenges/b1/rankings",
+               "/web/challenges/r1/rankings"],
         "alice": ["/web/teams/team-a", f"/web/submissions/{sid}", "/web/teams/team-b"],
         "admin": ["/web/committee", f"/web/submissions/{sid}",
                   "/web/challenges/c1/progress", "/web/ledger", "/web/challenges/c1/results",
-                  "/web/challenges/nope"],
+                  "/web/challenges/nope", "/web/challenges/r1"],
     }
     serious, seen = [], {}
 

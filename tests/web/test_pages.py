@@ -56,6 +56,9 @@ def test_every_page_for_every_role(site):
         ("/web/", dict.fromkeys(ROLES, ok)),
         ("/web/challenges/c1", dict.fromkeys(ROLES, ok)),
         ("/web/challenges/c1/board", dict.fromkeys(ROLES, ok)),
+        # c1 has no public board, so no final rankings: a board challenge's page is
+        # tested in test_window_and_rankings
+        ("/web/challenges/c1/rankings", dict.fromkeys(ROLES, 404)),
         ("/web/challenges/c1/progress", committee),
         # the open results are published at close; the committee and auditors read them before
         ("/web/challenges/c1/results", {"public": 409, "admin": ok, "alice": 409, "bob": 409,

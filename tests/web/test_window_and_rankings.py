@@ -1,13 +1,15 @@
 """The committee opens and closes a window from the challenge page (after a confirmation
-step, through the API's own handlers)."""
+step, through the API's own handlers), and the final rankings of a leaderboard challenge
+have a page once it closes: nothing of them before, for anybody."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
-from tests.service.conftest import PROTOCOL
+from tests.service.conftest import ASSETS, PROTOCOL
 
-from .conftest import csrf_of
+from .conftest import HOSTILE, board_protocol, csrf_of
 
 OPEN_BUTTON = "Open the submission window…"
 CLOSE_BUTTON = "Close the submission window…"
@@ -126,3 +128,81 @@ def test_opening_without_the_truth_says_why(site):
     assert "Nothing was recorded" in alert
     assert 'role="alert"' in r.text and OPEN_BUTTON in r.text  # the page, to try again
     assert _phase(site) == "draft" and len(_ledger(site)) == before
+
+
+def _board_challenge(site, tmp_path):
+    site.api.challenge("c1", protocol=board_protocol(tmp_path))
+    assert site.api.submit("alice").status_code == 201
+    assert site.api.submit("bob", body=ASSETS / "service_entry_weak.csv").status_code == 201
+    site.api.drain()
+    subs = site.api.client.get("/challenges/c1/submissions",
+                               headers=site.api.auth("admin")).json()
+    return [s["estimate"] for s in subs]
+
+
+def test_final_rankings_appear_at_close_and_not_before(site, tmp_path):
+    estimates = _board_challenge(site, tmp_path)
+    assert all(e is not None for e in estimates)
+    assert site.api.client.get("/challenges/c1/leaderboard/final").status_code == 409
+    for who in (None, "alice", "bob", "auditor", "admin"):  # the committee too: as the API
+        c = site.client(who)
+        page = c.get("/web/challenges/c1/rankings")
+        assert page.status_code == 200
+        assert "The final rankings appear here when the submission window closes" in page.text
+        assert "<table" not in page.text
+        for value in estimates:
+            for digits in (2, 3, 4):
+                assert f"{value:.{digits}f}" not in page.text, (who, value)
+        data = c.get("/web/challenges/c1/rankings?format=json").json()
+        assert data["final"] is None and data["entries"] == []
+        assert "/rankings" not in c.get("/web/challenges/c1").text
+
+    assert site.api.client.post("/challenges/c1/close",
+                                headers=site.api.auth("admin")).status_code == 200
+    doc = site.api.client.get("/challenges/c1/leaderboard/final").json()
+    public = site.client(None)
+    assert '/web/challenges/c1/rankings"' in public.get("/web/challenges/c1").text
+    assert '/web/challenges/c1/rankings"' in public.get("/web/challenges/c1/board").text
+    data = public.get("/web/challenges/c1/rankings?format=json").json()
+    assert data["final"] == doc  # one context: the JSON route's answer
+    page = public.get("/web/challenges/c1/rankings").text
+    assert "A <strong>tie group</strong> holds entries that cannot be told apart" in page
+    assert "<strong>rank interval</strong> is where its rank falls in 95%" in page
+    assert "at most 3, the convention of the DREAM challenges" in page
+    results = {r["team"]: r for r in public.get("/challenges/c1/results").json()["results"]}
+    body = page[page.index("<tbody>"):page.index("</tbody>")]
+    rows = body.split("<tr>")[1:]
+    assert len(rows) == len(doc["ranking"]["entries"]) == 3
+    for row, entry in zip(rows, doc["ranking"]["entries"], strict=True):
+        low, high = entry["rank_interval"]
+        assert f">{entry['rank']}<" in row and entry["name"] in row
+        assert f"{entry['estimate']:.4f}" in row and f"{low}–{high}" in row
+        assert f">{entry['group']}<" in row
+        team = results.get(entry["name"])
+        if team is None:  # a baseline: no adjudication, no interval
+            assert "(baseline)" in row
+        else:
+            assert f"[{team['interval_low']:.4f}, {team['interval_high']:.4f}]" in row
+    assert doc["secret"] in page
+
+
+def test_rankings_of_a_challenge_without_a_board_do_not_exist(site):
+    site.api.challenge("c1")
+    assert site.client(None).get("/web/challenges/c1/rankings").status_code == 404
+    assert site.client("admin").get("/web/challenges/nope/rankings").status_code == 404
+
+
+def test_team_names_in_the_rankings_are_escaped(site, tmp_path):
+    from adjudicator.store.models import Team
+
+    _board_challenge(site, tmp_path)
+    with site.api.rt.store.db.write() as session:
+        session.scalars(select(Team).where(Team.name == "team-b")).one().name = HOSTILE
+    assert site.api.client.post("/challenges/c1/close",
+                                headers=site.api.auth("admin")).status_code == 200
+    page = site.client(None).get("/web/challenges/c1/rankings")
+    assert page.status_code == 200
+    assert "<script>window" not in page.text
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in page.text
+    data = site.client(None).get("/web/challenges/c1/rankings?format=json").json()
+    assert HOSTILE in [e["name"] for e in data["entries"]]
