@@ -26,6 +26,7 @@ demo: $(STAMP)  ## run the main job end to end on the embedded default
 test: $(STAMP) system-deps  ## the whole test suite, slow tests included (what CI runs)
 	$(BIN)/ruff check adjudicator tests benchmarks scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy adjudicator
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP)  ## the suite without slow and browser tests
@@ -34,9 +35,10 @@ test-fast: $(STAMP)  ## the suite without slow and browser tests
 bench: $(STAMP)  ## run every benchmark in benchmarks/ (ratios against the peers)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
-lint: $(STAMP)  ## ruff and the import contracts
-	$(BIN)/ruff check adjudicator tests benchmarks
+lint: $(STAMP)  ## ruff, the import contracts and mypy
+	$(BIN)/ruff check adjudicator tests benchmarks scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy adjudicator
 
 docs: $(STAMP)  ## regenerate docs/protocol-reference.md and docs/cli.md (tests/test_docs.py checks them)
 	$(BIN)/python scripts/gen_docs.py

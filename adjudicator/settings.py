@@ -33,7 +33,7 @@ setting                           default
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         return self.store_dir or self.home / "store"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with explicit overrides (e.g. from CLI flags)."""
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})

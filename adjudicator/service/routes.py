@@ -37,6 +37,7 @@ The truth is never served: no route reads it back.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Literal
 
@@ -260,7 +261,7 @@ def create_challenge(body: ChallengeIn, request: Request,
 async def _with_tmp_file(request: Request, fn: Any, *args: Any) -> Any:
     path, _ = await _upload_to_tmp(request)
     try:
-        return await run_in_threadpool(fn, runtime(request), *args, path)
+        return await run_in_threadpool(functools.partial(fn, runtime(request), *args, path))
     finally:
         path.unlink(missing_ok=True)
 

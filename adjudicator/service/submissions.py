@@ -39,7 +39,7 @@ from ..store.models import (
     Submission,
     Team,
 )
-from ..store.rows import lock_family, record_artifact
+from ..store.rows import existing, lock_family, record_artifact
 from .open_results import pseudonym
 from .runtime import Runtime
 from .uploads import Received, check_parquet
@@ -115,7 +115,7 @@ def submit(
         if c.phase != "open":
             raise ConflictError(f"challenge {challenge_id!r} is not open for submissions "
                                 f"(it is {c.phase})")
-        protocol = rt.protocol(session.get(ProtocolRecord, c.protocol_digest))
+        protocol = rt.protocol(existing(session, ProtocolRecord, c.protocol_digest))
         # a pseudonymous challenge names the team by its pseudonym wherever it is published
         # (the ledger, the family, the results): the label is fixed here, once
         label = (pseudonym(rt, challenge_id, principal.team)

@@ -53,7 +53,7 @@ from sqlalchemy.orm import aliased
 
 from ..errors import AdjudicatorError, InputError, VerificationError
 from ..store.models import Baseline, Challenge, Job, ProtocolRecord, Report, Submission, Team
-from ..store.rows import record_artifact
+from ..store.rows import existing, record_artifact
 from ..store.sealing import INPUTS
 from .boards import certification_split
 from .model_to_data import CodeRunner, record_run_artifacts, run_code_here
@@ -306,7 +306,7 @@ class Worker:
         """Append ``adjudication_failed``: a failure is a published result too, and every
         adjudication appends one entry whatever its outcome (the log's size tells nothing)."""
         self.rt.store.ledger.lock(session)
-        team = sub.team_label or session.get(Team, sub.team_id).name
+        team = sub.team_label or existing(session, Team, sub.team_id).name
         seq, _ = self.rt.store.ledger.append(session, {
             "type": "adjudication_failed", "at": at, "challenge": sub.challenge_id,
             "submission": sub.id, "team": team, "sequence": sub.sequence,
@@ -332,10 +332,10 @@ class Worker:
             sub = session.get(Submission, claim.submission_id)
             if sub is None:
                 raise VerificationError(f"job {claim.id}: submission is gone")
-            c = session.get(Challenge, sub.challenge_id)
-            protocol = rt.protocol(session.get(ProtocolRecord, c.protocol_digest))
+            c = existing(session, Challenge, sub.challenge_id)
+            protocol = rt.protocol(existing(session, ProtocolRecord, c.protocol_digest))
             # the name the ledger and the published results use (a pseudonym, maybe)
-            team = sub.team_label or session.get(Team, sub.team_id).name
+            team = sub.team_label or existing(session, Team, sub.team_id).name
             baselines = {b.name: b.sha256 for b in session.scalars(
                 select(Baseline).where(Baseline.challenge_id == c.id))}
             earlier = list(session.scalars(select(Submission).where(
@@ -394,7 +394,7 @@ class Worker:
         with rt.store.db.write() as session:
             job = self._check_claim(session, claim)
             rt.store.ledger.lock(session)
-            s = session.get(Submission, claim.submission_id)
+            s = existing(session, Submission, claim.submission_id)
             record_artifact(session, result_sha, "result", len(data), at)
             for sha, size in posteriors.values():
                 record_artifact(session, sha, "posterior", size, at)
@@ -453,7 +453,7 @@ class Worker:
         with rt.store.db.write() as session:
             job = self._check_claim(session, claim)
             rt.store.ledger.lock(session)
-            s = session.get(Submission, claim.submission_id)
+            s = existing(session, Submission, claim.submission_id)
             record_run_artifacts(session, at, sealed, predictions)
             seq, _ = rt.store.ledger.append(session, {
                 "type": "run_failed", "at": at, "challenge": c.id, "submission": s.id,
@@ -507,7 +507,8 @@ class Worker:
         rt = self.rt
         with rt.store.db.read() as session:
             sub = session.get(Submission, claim.submission_id)
-            if sub is None or sub.status != "adjudicated" or sub.result_sha256 is None:
+            if (sub is None or sub.status != "adjudicated" or sub.result_sha256 is None
+                    or sub.adjudicated_seq is None):
                 raise VerificationError(f"submission {claim.submission_id} is not adjudicated")
             ledger = rt.store.ledger.load(session)
             size = len(ledger)

@@ -8,15 +8,16 @@ which every submission to that family must take before it counts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..errors import VerificationError
 from .models import Artifact, FamilyCounter
 
-__all__ = ["insert_ignore", "record_artifact", "lock_family"]
+__all__ = ["insert_ignore", "record_artifact", "lock_family", "existing"]
 
 
 def insert_ignore(session: Session, model: Any, values: dict[str, Any]) -> None:
@@ -42,3 +43,17 @@ def lock_family(session: Session, challenge_id: str, family: str) -> FamilyCount
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+
+
+_Row = TypeVar("_Row")
+
+
+def existing(session: Session, model: type[_Row], key: Any) -> _Row:
+    """The row of ``model`` with primary key ``key``, which the store's own references
+    guarantee exists (a submission's challenge, a challenge's protocol): a missing one is
+    a broken store, not a user error."""
+    row = session.get(model, key)
+    if row is None:
+        raise VerificationError(f"the store has no {model.__name__} {key!r} that another row "
+                             "refers to")
+    return row
