@@ -26,6 +26,7 @@ overtaken by a concurrent change.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,15 @@ from sqlalchemy.orm import Session
 from ..errors import InputError
 from ..protocol import parse_protocol
 from ..store.errors import ConflictError, NotFoundError
-from ..store.models import ORDERS, Baseline, Challenge, Job, ProtocolRecord, Submission
+from ..store.models import (
+    ORDERS,
+    Baseline,
+    Challenge,
+    Job,
+    PowerAnalysis,
+    ProtocolRecord,
+    Submission,
+)
 from ..store.rows import record_artifact
 from .model_to_data import inputs_view
 from .power_analysis import power_view
@@ -246,7 +255,21 @@ def add_baseline(rt: Runtime, challenge_id: str, name: str, path: Path) -> Basel
     return row
 
 
-def open_window(rt: Runtime, challenge_id: str) -> Challenge:
+def _latest_power(session: Session, challenge_id: str) -> PowerAnalysis | None:
+    return session.scalars(
+        select(PowerAnalysis).where(PowerAnalysis.challenge_id == challenge_id)
+        .order_by(PowerAnalysis.ledger_seq.desc()).limit(1)).first()
+
+
+def open_window(rt: Runtime, challenge_id: str, *,
+                accept_uncertifiable: bool = False) -> Challenge:
+    """Open the submission window of a draft challenge (``window_opened`` in the ledger).
+
+    When the latest recorded power analysis says the protocol cannot certify its threshold
+    on the planned units, opening is refused unless ``accept_uncertifiable``; the event
+    names that analysis (``power_analysis``) and, when given, the acceptance, so a reader
+    of the ledger sees that the committee opened it knowingly.
+    """
     at = rt.stamp()
     with rt.store.db.write() as session:
         rt.store.ledger.lock(session)
@@ -268,10 +291,23 @@ def open_window(rt: Runtime, challenge_id: str) -> Challenge:
         if code and c.inputs_digest is None:
             raise ConflictError("commit the sequestered inputs before opening a challenge "
                                 "that takes code (PUT /challenges/{c}/inputs)")
+        power: dict[str, Any] = {}
+        latest = _latest_power(session, challenge_id)
+        if latest is not None:
+            power["power_analysis"] = latest.ledger_seq
+            if not json.loads(latest.result).get("certifiable", True):
+                if not accept_uncertifiable:
+                    raise ConflictError(
+                        f"the latest power analysis (ledger entry {latest.ledger_seq}) says "
+                        f"this protocol cannot certify its threshold on {latest.units} units: "
+                        "change the protocol or the test set and record a new analysis, or "
+                        "open with accept_uncertifiable=true (recorded in the ledger)")
+                power["uncertifiable_accepted"] = True
         seq, _ = rt.store.ledger.append(session, {
             "type": "window_opened", "at": at, "challenge": challenge_id, "order": c.order,
             "protocol": c.protocol_digest, "truth": c.truth_digest, "units": c.units_digest,
             "baselines": baselines, **({"inputs": c.inputs_digest} if code else {}),
+            **power,
         }, at=at)
         c.phase, c.opened_at, c.opened_seq = "open", at, seq
     return c

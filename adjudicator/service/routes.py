@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -334,8 +334,16 @@ def power_analysis(challenge_id: str, body: PowerIn, request: Request,
 
 @router.post("/challenges/{challenge_id}/open", tags=["admin"])
 def open_window(challenge_id: str, request: Request,
-                who: Principal = Depends(ADMIN)) -> dict[str, Any]:
-    ops.open_window(runtime(request), challenge_id)
+                who: Principal = Depends(ADMIN),
+                accept_uncertifiable: Annotated[bool, Query(description=(
+                    "open although the latest recorded power analysis says the threshold "
+                    "cannot be certified (recorded in the ledger)"))] = False,
+                ) -> dict[str, Any]:
+    """Open the submission window (``window_opened``); 409 when the truth, a baseline or
+    the inputs are missing, or when the latest power analysis flags the threshold as not
+    certifiable and ``accept_uncertifiable`` is not given."""
+    ops.open_window(runtime(request), challenge_id,
+                    accept_uncertifiable=accept_uncertifiable)
     return _page(request, challenge_id)
 
 

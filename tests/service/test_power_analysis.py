@@ -253,3 +253,37 @@ def test_the_results_bundle_carries_the_entry_and_verifies(api, tmp_path):
                    for line in z.read("ledger/entries.jsonl").decode().splitlines()]
     assert [e["result_digest"] for e in entries if e["type"] == "power_analysis"] == [digest]
     verify_ledger(api.rt)
+
+
+def test_opening_under_an_uncertifiable_figure_needs_an_explicit_acceptance(api):
+    api.challenge(open=False)
+    # with 10 units and 99% power even a near-perfect entry is not certified
+    flagged = _post(api, {"units": 10, "power": 0.99, **FAST})
+    assert flagged.status_code == 201, flagged.text
+    assert flagged.json()["result"]["certifiable"] is False
+    refused = api.client.post("/challenges/c1/open", headers=api.auth("admin"))
+    assert refused.status_code == 409
+    assert "cannot certify" in refused.json()["detail"]
+    assert f"ledger entry {flagged.json()['ledger_seq']}" in refused.json()["detail"]
+    assert api.client.get("/challenges/c1").json()["phase"] == "draft"
+    assert _entries(api, "window_opened") == []
+    ok = api.client.post("/challenges/c1/open?accept_uncertifiable=true",
+                         headers=api.auth("admin"))
+    assert ok.status_code == 200, ok.text
+    [opened] = _entries(api, "window_opened")
+    assert opened["event"]["power_analysis"] == flagged.json()["ledger_seq"]
+    assert opened["event"]["uncertifiable_accepted"] is True
+    verify_ledger(api.rt)
+
+
+def test_a_newer_certifiable_figure_opens_without_acceptance(api):
+    api.challenge(open=False)
+    assert _post(api, {"units": 10, "power": 0.99, **FAST}).json()["result"]["certifiable"] \
+        is False
+    newer = _post(api, FAST)  # the committed truth's 80 units
+    assert newer.json()["result"]["certifiable"] is True
+    ok = api.client.post("/challenges/c1/open", headers=api.auth("admin"))
+    assert ok.status_code == 200, ok.text
+    [opened] = _entries(api, "window_opened")
+    assert opened["event"]["power_analysis"] == newer.json()["ledger_seq"]
+    assert "uncertifiable_accepted" not in opened["event"]
