@@ -32,6 +32,7 @@ __all__ = [
     "EVENT_TYPES",
     "Checkpoint",
     "Ledger",
+    "MerkleTree",
     "leaf_hash",
     "merkle_root",
     "entry_bytes",
@@ -208,42 +209,26 @@ class Checkpoint:
         return {"size": self.size, "root": self.head}
 
 
-class Ledger:
-    """An append-only Merkle log of events, in memory.
+class MerkleTree:
+    """The Merkle tree of a log from its leaf hashes alone: checkpoints and proofs.
 
-    Entries are canonical JSON (:func:`entry_bytes`); there is no way to change or remove
-    one. The store persists the entry bytes in order and rebuilds a Ledger from them with
-    :meth:`from_entries`.
+    What a server needs to prove an entry: 32 bytes per entry instead of the entries
+    themselves. :class:`Ledger` keeps one beside its entries; the store builds one from its
+    ``leaf_hash`` column (a proof from a tampered column does not verify against the signed
+    checkpoint, so trusting it here trusts nothing).
     """
 
-    def __init__(self) -> None:
-        self._entries: list[bytes] = []
-        self._leaves: list[bytes] = []
-
-    @classmethod
-    def from_entries(cls, entries: Iterable[bytes]) -> Ledger:
-        ledger = cls()
-        for e in entries:
-            ledger._append_bytes(bytes(e))
-        return ledger
+    def __init__(self, leaves: Iterable[bytes] = ()) -> None:
+        self._leaves: list[bytes] = [bytes(x) for x in leaves]
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._leaves)
 
-    def _append_bytes(self, data: bytes) -> int:
-        self._entries.append(data)
-        self._leaves.append(leaf_hash(data))
-        return len(self._entries) - 1
+    def add(self, leaf: bytes) -> None:
+        self._leaves.append(leaf)
 
-    def append(self, event: Mapping[str, Any]) -> int:
-        """Append an event (it must name its ``type``); returns its index."""
-        kind = event.get("type")
-        if kind not in EVENT_TYPES:
-            raise ValueError(f"event type must be one of {', '.join(EVENT_TYPES)}, got {kind!r}")
-        return self._append_bytes(entry_bytes(event))
-
-    def entry(self, index: int) -> bytes:
-        return self._entries[index]
+    def leaf(self, index: int) -> bytes:
+        return self._leaves[index]
 
     def checkpoint(self, size: int | None = None) -> Checkpoint:
         """The checkpoint of the first ``size`` entries (default: all)."""
@@ -268,9 +253,60 @@ class Ledger:
             return []
         return _subproof(size1, self._leaves[:size2], True)
 
+
+class Ledger:
+    """An append-only Merkle log of events, in memory.
+
+    Entries are canonical JSON (:func:`entry_bytes`); there is no way to change or remove
+    one. The store persists the entry bytes in order and rebuilds a Ledger from them with
+    :meth:`from_entries`.
+    """
+
+    def __init__(self) -> None:
+        self._entries: list[bytes] = []
+        self.tree = MerkleTree()
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[bytes]) -> Ledger:
+        ledger = cls()
+        for e in entries:
+            ledger._append_bytes(bytes(e))
+        return ledger
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _append_bytes(self, data: bytes) -> int:
+        self._entries.append(data)
+        self.tree.add(leaf_hash(data))
+        return len(self._entries) - 1
+
+    def append(self, event: Mapping[str, Any]) -> int:
+        """Append an event (it must name its ``type``); returns its index."""
+        kind = event.get("type")
+        if kind not in EVENT_TYPES:
+            raise ValueError(f"event type must be one of {', '.join(EVENT_TYPES)}, got {kind!r}")
+        return self._append_bytes(entry_bytes(event))
+
+    def entry(self, index: int) -> bytes:
+        return self._entries[index]
+
+    def checkpoint(self, size: int | None = None) -> Checkpoint:
+        """The checkpoint of the first ``size`` entries (default: all)."""
+        return self.tree.checkpoint(size)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """Audit path of entry ``index`` in the tree of the first ``size`` entries."""
+        return self.tree.inclusion_proof(index, size)
+
+    def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
+        """Proof that the tree of ``size2`` entries extends the tree of ``size1``."""
+        return self.tree.consistency_proof(size1, size2)
+
     def verify(self) -> Checkpoint:
         """Recompute every leaf from its entry; raise VerificationError on any mismatch."""
-        for i, (e, leaf) in enumerate(zip(self._entries, self._leaves, strict=True)):
+        for i, e in enumerate(self._entries):
+            leaf = self.tree.leaf(i)
             if leaf_hash(e) != leaf:
                 raise VerificationError(f"ledger entry {i} does not match its leaf hash")
         return self.checkpoint()

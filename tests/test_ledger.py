@@ -137,3 +137,27 @@ def test_incremental_root_equals_batch_root_for_every_size_to_300_and_larger():
         frontier = frontier_append(frontier, n - 1, leaves[n - 1])
         if n in sizes:
             assert frontier_root(frontier) == merkle_root(leaves[:n]), n
+
+
+def test_a_tree_of_leaf_hashes_alone_proves_what_the_whole_ledger_proves():
+    from adjudicator.ledger import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+
+    full = Ledger()
+    for i in range(70):
+        full.append({"type": "submission_received", "i": i})
+    tree = MerkleTree(leaf_hash(full.entry(i)) for i in range(len(full)))
+    assert len(tree) == 70
+    for size in (1, 2, 3, 7, 8, 9, 33, 64, 70):
+        assert tree.checkpoint(size) == full.checkpoint(size)
+        root = tree.checkpoint(size).root
+        for index in {0, size // 2, size - 1}:
+            proof = tree.inclusion_proof(index, size)
+            assert proof == full.inclusion_proof(index, size)
+            verify_inclusion(leaf_hash(full.entry(index)), index, size, proof, root)
+        for first in {0, 1, size // 3, size}:
+            proof = tree.consistency_proof(first, size)
+            assert proof == full.consistency_proof(first, size)
+            if 0 < first:
+                verify_consistency(first, tree.checkpoint(first).root, size, root, proof)
+    with pytest.raises(ValueError):
+        tree.inclusion_proof(70, 70)

@@ -93,7 +93,7 @@ def _snapshot(rt: Runtime, challenge_id: str) -> dict[str, Any]:
             raise ConflictError(f"challenge {challenge_id!r} is {c.phase}: its results "
                                 "bundle is published when the window closes")
         size = entries[-1][0] + 1
-        ledger = rt.store.ledger.load(session, size)
+        tree = rt.store.ledger.tree(session, size)
         checkpoint = rt.store.ledger.checkpoint_at(session, size)
         names = {sid: (None if label else name) for sid, name, label in session.execute(
             select(Submission.id, Submission.name, Submission.team_label)
@@ -102,7 +102,7 @@ def _snapshot(rt: Runtime, challenge_id: str) -> dict[str, Any]:
         assert registered is not None
         listed = [(record.ledger_seq, bytes(registered.entry).decode("utf-8"))]
     listed += [(seq, text) for seq, _, text in entries]
-    leaves = [leaf_hash(ledger.entry(i)) for i in range(size)]
+    leaves = [tree.leaf(i) for i in range(size)]
     proofs = {seq: [p.hex() for p in path] for seq, path in
               _inclusion_proofs(leaves, [seq for seq, _ in listed]).items()}
     return {"challenge": c, "protocol": protocol, "record": record, "entries": entries,

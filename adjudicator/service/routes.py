@@ -222,12 +222,12 @@ def ledger_consistency(request: Request, first: int = Query(ge=0, le=2**40),
     """Proof that the log of ``second`` entries extends the log of ``first`` (RFC 9162)."""
     rt = runtime(request)
     with rt.store.db.read() as session:
-        ledger = rt.store.ledger.load(session)
-        size2 = len(ledger) if second is None else second
-        if not first <= size2 <= len(ledger):
-            raise ConflictError(f"need first <= second <= {len(ledger)}")
+        tree = rt.store.ledger.tree(session)
+        size2 = len(tree) if second is None else second
+        if not first <= size2 <= len(tree):
+            raise ConflictError(f"need first <= second <= {len(tree)}")
         return {"first": first, "second": size2,
-                "proof": [p.hex() for p in ledger.consistency_proof(first, size2)],
+                "proof": [p.hex() for p in tree.consistency_proof(first, size2)],
                 "first_checkpoint": rt.store.ledger.checkpoint_at(session, first),
                 "second_checkpoint": rt.store.ledger.checkpoint_at(session, size2)}
 
@@ -526,13 +526,14 @@ def report_proof(request: Request, submission_id: int = SubmissionId,
     rt = runtime(request)
     with rt.store.db.read() as session:
         rep = _report(session, who, submission_id, rt)
-        ledger = rt.store.ledger.load(session)
-        size = len(ledger)
+        tree = rt.store.ledger.tree(session)
+        size = len(tree)
+        entry = rt.store.ledger.entry(session, rep.ledger_seq)
         return {"report_sha256": rep.sha256, "minisig": rep.minisig,
                 "issued_under": rep.checkpoint, "ledger_seq": rep.ledger_seq,
-                "entry": ledger.entry(rep.ledger_seq).decode(), "size": size,
-                "inclusion_proof": [p.hex() for p in ledger.inclusion_proof(rep.ledger_seq,
-                                                                            size)],
+                "entry": entry.decode(), "size": size,
+                "inclusion_proof": [p.hex() for p in tree.inclusion_proof(rep.ledger_seq,
+                                                                          size)],
                 "checkpoint": rt.store.ledger.checkpoint_at(session, size)}
 
 
@@ -574,10 +575,10 @@ def ledger_inclusion(request: Request, seq: int = Path(ge=0, le=_MAX_ID),
     """Inclusion proof of entry ``seq`` in the checkpoint of ``size`` entries (default: all)."""
     rt = runtime(request)
     with rt.store.db.read() as session:
-        ledger = rt.store.ledger.load(session)
-        n = len(ledger) if size is None else size
-        if not 0 <= seq < n <= len(ledger):
-            raise NotFoundError(f"need 0 <= seq < size <= {len(ledger)}")
-        return {"seq": seq, "size": n, "entry": ledger.entry(seq).decode(),
-                "inclusion_proof": [p.hex() for p in ledger.inclusion_proof(seq, n)],
+        tree = rt.store.ledger.tree(session)
+        n = len(tree) if size is None else size
+        if not 0 <= seq < n <= len(tree):
+            raise NotFoundError(f"need 0 <= seq < size <= {len(tree)}")
+        return {"seq": seq, "size": n, "entry": rt.store.ledger.entry(session, seq).decode(),
+                "inclusion_proof": [p.hex() for p in tree.inclusion_proof(seq, n)],
                 "checkpoint": rt.store.ledger.checkpoint_at(session, n)}

@@ -510,17 +510,18 @@ class Worker:
             if (sub is None or sub.status != "adjudicated" or sub.result_sha256 is None
                     or sub.adjudicated_seq is None):
                 raise VerificationError(f"submission {claim.submission_id} is not adjudicated")
-            ledger = rt.store.ledger.load(session)
-            size = len(ledger)
+            tree = rt.store.ledger.tree(session)
+            size = len(tree)
             note = rt.store.ledger.checkpoint_at(session, size)
             seq = int(sub.adjudicated_seq)
-            proof = ledger.inclusion_proof(seq, size)
-            head = ledger.checkpoint(size)
+            proof = tree.inclusion_proof(seq, size)
+            head = tree.checkpoint(size)
+            entry = rt.store.ledger.entry(session, seq)
         evidence = json.loads(rt.store.artifacts.read(sub.result_sha256))
         evidence["ledger"] = {
             "head": head.head, "size": size, "sequence": seq, "checkpoint": note,
             "inclusion_proof": [p.hex() for p in proof],
-            "entry": ledger.entry(seq).decode(),
+            "entry": entry.decode(),
         }
         rendered = render_certification_report(evidence)
         identity = self._identity()

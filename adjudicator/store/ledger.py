@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..errors import VerificationError
-from ..ledger import EVENT_TYPES, Ledger, entry_bytes, leaf_hash
+from ..ledger import EVENT_TYPES, Ledger, MerkleTree, entry_bytes, leaf_hash
 from ..protocol import canonical_json
 from .models import (
     Challenge,
@@ -181,6 +181,21 @@ class LedgerStore:
             select(LedgerEntry).where(LedgerEntry.seq >= start)
             .order_by(LedgerEntry.seq).limit(limit)
         ))
+
+    def tree(self, session: Session, size: int | None = None) -> MerkleTree:
+        """The Merkle tree of the log (or of its first ``size`` entries), from the stored
+        leaf hashes alone: enough for checkpoints and proofs, 32 bytes per entry."""
+        stmt = select(LedgerEntry.leaf_hash).order_by(LedgerEntry.seq)
+        if size is not None:
+            stmt = stmt.where(LedgerEntry.seq < size)
+        return MerkleTree(session.scalars(stmt))
+
+    def entry(self, session: Session, seq: int) -> bytes:
+        """The bytes of entry ``seq``."""
+        data = session.scalar(select(LedgerEntry.entry).where(LedgerEntry.seq == seq))
+        if data is None:
+            raise IndexError(f"no ledger entry {seq}")
+        return bytes(data)
 
     def load(self, session: Session, size: int | None = None) -> Ledger:
         """The log (or its first ``size`` entries) as an in-memory :class:`Ledger`."""
