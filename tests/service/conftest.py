@@ -115,8 +115,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return new_postgres_database(request.getfixturevalue("postgres_server"))
 
 
+#: the truth key of every test service: a leaderboard challenge's split is an HMAC of it,
+#: so a fixed key gives every test the same split on every run (a random one made a test's
+#: outcome depend on which units fell into the private part)
+TEST_TRUTH_KEY = bytes(range(32))
+
+
 def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
-    return load_settings(home=tmp_path / "home", database_url=database_url, **overrides)
+    from adjudicator.store.keys import TRUTH_KEY_FILE, _create_private, _private_dir
+
+    settings = load_settings(home=tmp_path / "home", database_url=database_url, **overrides)
+    _private_dir(settings.keys)
+    _create_private(settings.keys / TRUTH_KEY_FILE, TEST_TRUTH_KEY)  # kept if it exists
+    return settings
 
 
 @dataclass

@@ -102,8 +102,10 @@ def _run(api: Api, truth: bytes) -> tuple[dict[str, str], dict[str, int]]:
     assert r.status_code == 200, r.text
     assert api.client.post("/challenges/c1/open", headers=admin).status_code == 200
     subs, jobs = {}, {}
-    for who, body in (("alice", "service_entry.csv"), ("alice2", "service_entry_weak.csv"),
-                      ("bob", "service_entry.csv")):
+    # middling entries: on no random split is a private half perfectly separated (which
+    # leaves no bootstrap spread to adjudicate)
+    for who, body in (("alice", "service_entry_middle.csv"),
+                      ("alice2", "service_entry_weak.csv"), ("bob", "service_entry_middle.csv")):
         r = api.submit(who, body=ASSETS / body)
         assert r.status_code == 201, r.text
         subs[who], jobs[who] = r.json()["id"], r.json()["job"]["id"]
@@ -179,7 +181,7 @@ def test_private_labels_change_nothing_a_participant_reads_before_close(
         truth = read_truth(protocol, ASSETS / "service_truth.csv")
         split = lb.split_units(protocol, truth, secret=secret)
         kernel = get_kernel(protocol.metric)
-        entry = read_submission(protocol, ASSETS / "service_entry.csv", truth)
+        entry = read_submission(protocol, ASSETS / "service_entry_middle.csv", truth)
         base = read_submission(protocol, ASSETS / "service_baseline.csv", truth)
         assert math.isclose(ra["estimate"], kernel(lb.restrict(entry.table, split.private)),
                             rel_tol=0, abs_tol=1e-15)
@@ -233,7 +235,7 @@ def test_an_auditor_reproduces_a_board_adjudication_offline(api, tmp_path):
     from adjudicator.cli import app as cli_app
 
     cid = api.challenge(protocol=BOARD)
-    sub = api.submit("alice").json()
+    sub = api.submit("alice", body=ASSETS / "service_entry_middle.csv").json()
     api.drain()
     assert api.client.post(f"/challenges/{cid}/close",
                            headers=api.auth("admin")).status_code == 200
@@ -241,7 +243,7 @@ def test_an_auditor_reproduces_a_board_adjudication_offline(api, tmp_path):
                             headers=api.auth("alice")).json()
     secret = api.client.get(f"/challenges/{cid}/leaderboard/final").json()["secret"]
     args = ["adjudicate", "-p", str(BOARD), "-t", str(ASSETS / "service_truth.csv"),
-            "-s", str(ASSETS / "service_entry.csv"), "-b",
+            "-s", str(ASSETS / "service_entry_middle.csv"), "-b",
             f"baseline={ASSETS / 'service_baseline.csv'}", "--team", "team-a", "--no-report"]
     runner = CliRunner()
     refused = runner.invoke(cli_app, [*args, "-o", str(tmp_path / "x")])
