@@ -8,7 +8,8 @@ Exit codes, for every command:
 
 (``verify`` has its own: 0 valid, 1 invalid, 2 unusable input.)
 
-Only this module and the HTTP error handler turn exceptions into exit codes and messages.
+Only :mod:`adjudicator.exits` (for every command) and the HTTP error handler turn exceptions
+into exit codes and messages.
 """
 
 from __future__ import annotations

@@ -1,16 +1,15 @@
-"""The Typer application and the error mapping every command shares."""
+"""The Typer application the commands register on, and what they share."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
-from ..errors import AdjudicatorError
+from ..exits import guard
 
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["app", "echo_json", "guard", "protocol_app"]
 
 app = typer.Typer(
     name="adjudicator",
@@ -27,30 +26,6 @@ protocol_app = typer.Typer(
     help="Validate, fingerprint and explain preregistered protocols.", no_args_is_help=True
 )
 app.add_typer(protocol_app, name="protocol")
-
-
-def fail(exc: BaseException) -> None:
-    if isinstance(exc, AdjudicatorError):
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code)
-    typer.echo(f"internal error ({type(exc).__name__}): {exc}", err=True)
-    raise typer.Exit(1)
-
-
-def guard(func: F) -> F:
-    """Map our exceptions to exit codes; let typer's own exits through."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the one place that reports everything
-            fail(exc)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def echo_json(value: Any) -> None:

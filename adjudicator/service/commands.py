@@ -8,39 +8,20 @@ failure; ``ledger verify``: 0 valid, 1 the ledger fails verification, 2 unusable
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
 from ..errors import AdjudicatorError, VerificationError
+from ..exits import guard
 
 __all__ = ["register", "verify_ledger"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 users_app = typer.Typer(help="Mint and revoke API tokens.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Verify and publish the signed ledger.", no_args_is_help=True)
-
-
-def _guard(func: F) -> F:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except AdjudicatorError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(exc.exit_code) from None
-        except Exception as exc:  # noqa: BLE001 - the command line reports everything
-            typer.echo(f"internal error ({type(exc).__name__}): {exc}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _runtime() -> Any:
@@ -86,7 +67,7 @@ def serve(
 
 
 @users_app.command("add")
-@_guard
+@guard
 def users_add(
     role: Annotated[str, typer.Option(help="admin | participant | auditor")],
     team: Annotated[str | None, typer.Option(help="the participant's team")] = None,
@@ -108,7 +89,7 @@ def users_add(
 
 
 @users_app.command("revoke")
-@_guard
+@guard
 def users_revoke(name: Annotated[str, typer.Argument(help="the user name")]) -> None:
     """Revoke a user's token (the user stays, for the record)."""
     from .users import revoke_user
@@ -122,7 +103,7 @@ def users_revoke(name: Annotated[str, typer.Argument(help="the user name")]) -> 
 
 
 @users_app.command("list")
-@_guard
+@guard
 def users_list() -> None:
     """List users: name, role, team, revoked."""
     from sqlalchemy import select
@@ -203,7 +184,7 @@ def ledger_verify(
 
 
 @ledger_app.command("checkpoint")
-@_guard
+@guard
 def ledger_checkpoint(
     out: Annotated[Path | None, typer.Option(help="write the note to this file")] = None,
 ) -> None:
@@ -221,7 +202,7 @@ def ledger_checkpoint(
 
 
 @ledger_app.command("key")
-@_guard
+@guard
 def ledger_key_cmd() -> None:
     """Print the checkpoints' verifier key."""
     rt = _runtime()
@@ -233,6 +214,6 @@ def ledger_key_cmd() -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``serve``, ``users`` and ``ledger`` to the command line."""
-    app.command("serve")(_guard(serve))
+    app.command("serve")(guard(serve))
     app.add_typer(users_app, name="users")
     app.add_typer(ledger_app, name="ledger")
