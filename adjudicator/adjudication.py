@@ -17,11 +17,16 @@ write ``result.json``; ``now`` is an argument. The steps, in order:
 4. Paired bootstrap: the entry and every baseline are evaluated on the same weights.
 5. BCa acceleration from the kernels' exact leave-one-out values, or the (grouped)
    jackknife through the weights.
-6. Interval of the entry; p-value of each criterion with its Monte Carlo error.
+6. Interval of the entry; p-value of each criterion with its Monte Carlo error. A
+   quantity whose replicates are degenerate (all equal: perfectly separated classes, a
+   constant statistic; or undefined) keeps its estimate but gets no interval and no
+   p-value: its criterion is undecided, and the verdict INCONCLUSIVE unless another
+   criterion failed (:func:`adjudicator.decision.degenerate_criterion`).
 7. A p-value within 3 Monte Carlo errors of alpha_k: resample more, doubling B up to the
    protocol's cap, unless another criterion has already failed beyond doubt; what is
    still undecided stays undecided.
-8. The Bayesian comparison, when preregistered.
+8. The Bayesian comparison, when preregistered; a degenerate one leaves its criteria
+   undecided.
 9. The verdict (:func:`adjudicator.decision.decide`).
 """
 
@@ -31,19 +36,26 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from typing import Protocol as TypingProtocol
 
 import numpy as np
 
 from . import leaderboard as lb
 from . import multiplicity as mult
-from .decision import Criterion, Verdict, decide, frequentist_criterion
-from .errors import ComputationError, InputError
+from .decision import (
+    Criterion,
+    Verdict,
+    decide,
+    degenerate_criterion,
+    frequentist_criterion,
+)
+from .errors import ComputationError, DegenerateResamplingError, InputError
 from .metrics import get_kernel
 from .protocol import Protocol
 from .resampling import (
     BLOCK_SIZE,
+    CONVENTIONS,
     BootstrapResult,
     Executor,
     Replicates,
@@ -116,11 +128,41 @@ class HistoryItem:
 
 
 @dataclass(frozen=True)
+class _Degenerate:
+    """A quantity whose bootstrap cannot be summarised: its estimate, no interval, no p-value.
+
+    ``cause`` says why, in words a committee can read.
+    """
+
+    estimate: float
+    cause: str
+    method: str
+    confidence: float
+
+    @property
+    def p_values(self) -> Mapping[str, Any]:
+        return {}
+
+    @property
+    def standard_error(self) -> None:
+        return None
+
+    def interval_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "confidence": self.confidence,
+                "alternative": "two-sided", "low": None, "high": None,
+                "degenerate": self.cause}
+
+
+def _interval_dict(res: BootstrapResult | _Degenerate) -> dict[str, Any]:
+    return res.interval_dict() if isinstance(res, _Degenerate) else res.interval.to_dict()
+
+
+@dataclass(frozen=True)
 class _Resampled:
     """The paired bootstrap of an entry and its baselines, summarised per quantity."""
 
-    entry: BootstrapResult
-    baselines: dict[str, BootstrapResult]
+    entry: BootstrapResult | _Degenerate
+    baselines: dict[str, BootstrapResult | _Degenerate]
     baseline_estimates: dict[str, float]
     replicates: Replicates
     acceleration_estimator: str | None
@@ -141,9 +183,14 @@ class Score:
     def to_dict(self) -> dict[str, Any]:
         e = self.resampled.entry
         p_values = {name: pv.to_dict() for name, pv in e.p_values.items()}
+        if isinstance(e, _Degenerate) and self.protocol.threshold.absolute is not None:
+            p_values["absolute"] = {"p": None, "mc_se": None, "degenerate": e.cause}
         for name, res in self.resampled.baselines.items():
             for pv in res.p_values.values():
                 p_values[f"baseline:{name}"] = pv.to_dict()
+            if isinstance(res, _Degenerate):
+                p_values[f"baseline:{name}"] = {"p": None, "mc_se": None,
+                                                "degenerate": res.cause}
         return {
             "protocol": {"id": self.protocol.id, "version": self.protocol.version,
                          "digest": self.protocol.digest},
@@ -152,9 +199,9 @@ class Score:
             "metric": self.protocol.metric.name,
             "estimate": self.estimate,
             "n_units": self.n_units,
-            "interval": e.interval.to_dict(),
+            "interval": _interval_dict(e),
             "resamples": self.resampled.replicates.resamples,
-            "seed": self.resampled.entry.replicates.get("seed"),
+            "seed": self.resampled.replicates.to_dict().get("seed"),
             "p_values": p_values,
         }
 
@@ -184,7 +231,8 @@ class AdjudicationResult:
     def to_dict(self) -> dict[str, Any]:
         """The ``result.json`` document (``adjudicator result schema`` describes it)."""
         p, e = self.protocol, self.resampled.entry
-        rep = dict(e.replicates)
+        rep = self.resampled.replicates.to_dict()
+        convention = p.resampling.convention
         doc: dict[str, Any] = {
             "adjudicator": RESULT_FORMAT,
             "verdict": self.verdict.outcome.value,
@@ -198,11 +246,11 @@ class AdjudicationResult:
             "metric": {"name": p.metric.name, "higher_is_better": p.higher_is_better},
             "estimate": self.estimate,
             "standard_error": e.standard_error,
-            "interval": e.interval.to_dict(),
+            "interval": _interval_dict(e),
             "criteria": [c.to_dict() for c in self.verdict.criteria],
             "baselines": [
                 {"name": name, "estimate": self.resampled.baseline_estimates[name],
-                 "difference": res.estimate, "interval": res.interval.to_dict()}
+                 "difference": res.estimate, "interval": _interval_dict(res)}
                 for name, res in self.resampled.baselines.items()
             ],
             "replicates": {"estimate": self.resampled.histogram},
@@ -226,7 +274,7 @@ class AdjudicationResult:
                 "block_size": BLOCK_SIZE,
                 "scheme": rep.get("scheme"),
                 "acceleration": self.resampled.acceleration_estimator,
-                "conventions": e.to_dict()["convention"],
+                "conventions": {"name": convention, **CONVENTIONS[convention]},
                 "packages": package_versions(),
                 "code_version": code_version(),
             },
@@ -238,6 +286,23 @@ class AdjudicationResult:
 
 
 # -- the resampling shared by score() and adjudicate() -------------------------------------
+
+
+def _degenerate(values: np.ndarray, estimate: float, subject: str, constant_when: str,
+                exc: DegenerateResamplingError, method: str,
+                confidence: float) -> _Degenerate:
+    """The quantity ``subject`` whose replicates ``values`` could not be summarised."""
+    finite = values[np.isfinite(values)]
+    if finite.size == values.size and values.size and finite.min() == finite.max():
+        cause = (f"every one of the {values.size:,} bootstrap resamples gives {subject} = "
+                 f"{float(finite[0]):.4g} ({constant_when})")
+    elif finite.size < values.size:
+        cause = (f"{subject} is undefined on {values.size - finite.size:,} of the "
+                 f"{values.size:,} bootstrap resamples (for a rank metric: resamples "
+                 "without both classes)")
+    else:
+        cause = f"the bootstrap of {subject} is degenerate ({exc})"
+    return _Degenerate(estimate=estimate, cause=cause, method=method, confidence=confidence)
 
 
 def _paired_statistic(kernel: Any, tables: Sequence[Table]) -> Callable[[np.ndarray], np.ndarray]:
@@ -291,7 +356,7 @@ def _resample(
     estimates = np.array([kernel(t) for t in tables], dtype=np.float64)
     spec = protocol.resampling
     hib = protocol.higher_is_better
-    direction = "higher" if hib else "lower"
+    direction: Literal["higher", "lower"] = "higher" if hib else "lower"
     seed = derive_seed(protocol.digest, entry.digest, "bootstrap")
     strata = entry.table.strata
     n = entry.table.n_units
@@ -314,19 +379,38 @@ def _resample(
     if progress:
         progress(reps.resamples, spec.resample_cap)
 
-    def summaries(r: Replicates) -> tuple[BootstrapResult, dict[str, BootstrapResult]]:
-        common = dict(method=spec.method, confidence=spec.confidence,
-                      convention=spec.convention, loo=loo, direction=direction)
+    def summary(r: Replicates, quantity: int | list[float], nulls: dict[str, float],
+                subject: str, constant_when: str) -> BootstrapResult | _Degenerate:
+        try:
+            return summarize(r, estimates, quantity=quantity, nulls=nulls,
+                             method=spec.method, confidence=spec.confidence,
+                             convention=spec.convention, loo=loo, direction=direction)
+        except DegenerateResamplingError as exc:
+            # no interval and no p-value: the criterion is undecided (decision.py)
+            c = np.zeros(len(tables))
+            if isinstance(quantity, int):
+                c[quantity] = 1.0
+            else:
+                c[:] = quantity
+            return _degenerate(np.asarray(r.values) @ c, float(estimates @ c), subject,
+                               constant_when, exc, spec.method, spec.confidence)
+
+    def summaries(r: Replicates) -> tuple[BootstrapResult | _Degenerate,
+                                           dict[str, BootstrapResult | _Degenerate]]:
         nulls = {} if protocol.threshold.absolute is None else {
             "absolute": protocol.threshold.absolute}
-        ent = summarize(r, estimates, quantity=0, nulls=nulls, **common)
+        ent = summary(r, 0, nulls, protocol.metric.name,
+                      "the metric does not vary over the resampled units, as with perfectly "
+                      "separated classes or constant predictions")
         base = {}
         for i, bl in enumerate(compared, start=1):
             c = np.zeros(len(tables))
             c[0], c[i] = 1.0, -1.0
             null = bl.margin if hib else -bl.margin
-            base[bl.name] = summarize(r, estimates, quantity=list(c),
-                                      nulls={"margin": null}, **common)
+            base[bl.name] = summary(r, list(c), {"margin": null},
+                                    f"the difference to baseline '{bl.name}'",
+                                    "the entry and the baseline score alike on every "
+                                    "resample, as with the same ranking of the units")
         return ent, base
 
     ent, base = summaries(reps)
@@ -334,7 +418,8 @@ def _resample(
     if decide_at is not None:
         from .decision import decide_p_value
 
-        def undecided(e: BootstrapResult, bs: dict[str, BootstrapResult]) -> bool:
+        def undecided(e: BootstrapResult | _Degenerate,
+                      bs: dict[str, BootstrapResult | _Degenerate]) -> bool:
             # more resamples help only while no criterion has already failed for sure
             # (then the verdict is NOT_CERTIFIED whatever the others do)
             pvs = list(e.p_values.values()) + [
@@ -546,35 +631,57 @@ def adjudicate(
     metric = protocol.metric.name
     hib = protocol.higher_is_better
     if protocol.threshold.absolute is not None:
-        pv = resampled.entry.p_values["absolute"]
-        criteria.append(frequentist_criterion(
-            name="absolute", kind="absolute", statistic=resampled.entry.estimate,
-            bound=protocol.threshold.absolute, p_value=pv.p, alpha=alpha, mc_error=pv.mc_se,
-            higher_is_better=hib, metric=metric, resamples=reps,
-        ))
+        ent = resampled.entry
+        if isinstance(ent, _Degenerate):
+            criteria.append(degenerate_criterion(
+                name="absolute", kind="absolute", statistic=ent.estimate,
+                bound=protocol.threshold.absolute, alpha=alpha, higher_is_better=hib,
+                metric=metric, cause=ent.cause,
+            ))
+        else:
+            pv = ent.p_values["absolute"]
+            criteria.append(frequentist_criterion(
+                name="absolute", kind="absolute", statistic=ent.estimate,
+                bound=protocol.threshold.absolute, p_value=pv.p, alpha=alpha,
+                mc_error=pv.mc_se, higher_is_better=hib, metric=metric, resamples=reps,
+            ))
     for bl in protocol.threshold.baselines:
         res = resampled.baselines[bl.name]
-        pv = res.p_values["margin"]
         improvement = res.estimate if hib else -res.estimate
+        details = {"difference": res.estimate,
+                   "baseline_estimate": resampled.baseline_estimates[bl.name],
+                   "interval": _interval_dict(res)}
+        if isinstance(res, _Degenerate):
+            criteria.append(degenerate_criterion(
+                name=bl.name, kind="baseline", statistic=improvement, bound=bl.margin,
+                alpha=alpha, higher_is_better=hib, metric=metric, cause=res.cause,
+                details=details,
+            ))
+            continue
+        pv = res.p_values["margin"]
         criteria.append(frequentist_criterion(
             name=bl.name, kind="baseline", statistic=improvement, bound=bl.margin,
             p_value=pv.p, alpha=alpha, mc_error=pv.mc_se, higher_is_better=hib,
-            metric=metric, resamples=reps,
-            details={"difference": res.estimate,
-                     "baseline_estimate": resampled.baseline_estimates[bl.name],
-                     "interval": res.interval.to_dict()},
+            metric=metric, resamples=reps, details=details,
         ))
     # (8) the Bayesian comparison (PyMC is imported only when a protocol asks for it)
     bayes_results: tuple[Any, ...] = ()
     if protocol.bayes is not None:
         from .bayes import compare
 
-        bayes_results = compare(
-            protocol, get_kernel(protocol.metric), submission.table,
-            {n: baselines[n].table for n in needed},
-            seed=derive_seed(protocol.digest, submission.digest, "bayes"),
-        )
-        criteria.extend(_bayes_criterion(r) for r in bayes_results)
+        try:
+            bayes_results = compare(
+                protocol, get_kernel(protocol.metric), submission.table,
+                {n: baselines[n].table for n in needed},
+                seed=derive_seed(protocol.digest, submission.digest, "bayes"),
+            )
+        except DegenerateResamplingError as exc:
+            # like a sampler that fails its diagnostics: undecided, not an error
+            criteria.extend(_degenerate_bayes_criterion(protocol, bl.name, bl.margin,
+                                                        resampled, exc)
+                            for bl in protocol.threshold.baselines)
+        else:
+            criteria.extend(_bayes_criterion(r) for r in bayes_results)
     # (9) the verdict
     verdict = decide(criteria)
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -586,6 +693,30 @@ def adjudicate(
         name=name, verdict=verdict, estimate=est["estimate"], resampled=resampled,
         budget=budget, history=items, adjudicated_at=stamp, bayes_results=bayes_results,
         certification=certification,
+    )
+
+
+def _degenerate_bayes_criterion(protocol: Protocol, baseline: str, margin: float,
+                                resampled: _Resampled,
+                                exc: DegenerateResamplingError) -> Criterion:
+    """The Bayesian criterion against ``baseline`` when the comparison cannot be computed.
+
+    Its statistic is the observed improvement over the baseline (there is no posterior).
+    """
+    bayes = protocol.bayes
+    assert bayes is not None
+    difference = resampled.entry.estimate - resampled.baseline_estimates[baseline]
+    improvement = difference if protocol.higher_is_better else -difference
+    cause = str(exc)
+    reason = (
+        f"Undecided: Bayesian {bayes.model} comparison with '{baseline}': {cause}. There "
+        "is no posterior to decide on; the committee may review the entry."
+    )
+    return Criterion(
+        name=f"bayes:{baseline}", kind="bayes", statistic=float(improvement),
+        bound=float(margin), passed=None, reason=reason,
+        details={"model": bayes.model, "baseline": baseline,
+                 "min_probability": bayes.min_probability, "degenerate": cause},
     )
 
 

@@ -9,8 +9,12 @@ The verdict is computed in a fixed, visible order and fails closed:
    case the resampling noise could flip it and it is *undecided* (``passed is None``). The
    engine resamples more before it gets here (up to the protocol's cap); what is still
    undecided stays so.
-3. A Bayesian criterion whose sampler diagnostics fail is undecided; otherwise it passes
-   when ``P(entry minus baseline > margin) >= min_probability``.
+   A criterion whose bootstrap is degenerate (every replicate equal, or undefined: the
+   resampling cannot measure the sampling uncertainty) has no p-value and is undecided
+   too (:func:`degenerate_criterion`); more resamples do not help it.
+3. A Bayesian criterion whose sampler diagnostics fail, or whose computation is degenerate,
+   is undecided; otherwise it passes when ``P(entry minus baseline > margin) >=
+   min_probability``.
 4. ``CERTIFIED`` when every criterion passed; ``NOT_CERTIFIED`` when at least one failed
    (no undecided criterion could then change the outcome); ``INCONCLUSIVE`` otherwise.
 
@@ -33,6 +37,7 @@ __all__ = [
     "Verdict",
     "decide_p_value",
     "frequentist_criterion",
+    "degenerate_criterion",
     "decide",
 ]
 
@@ -65,7 +70,8 @@ class Criterion:
         tau, or the margin.
     p_value, alpha, mc_error
         Frequentist criteria: the bootstrap p-value, the alpha it is tested at, and the
-        p-value's Monte Carlo standard error.
+        p-value's Monte Carlo standard error (p-value and error None when the bootstrap is
+        degenerate).
     passed
         True, False, or None when undecided.
     reason
@@ -115,6 +121,18 @@ def decide_p_value(p_value: float, alpha: float, mc_error: float) -> bool | None
     return p_value <= alpha
 
 
+def _wording(
+    name: str, kind: str, statistic: float, bound: float, higher_is_better: bool, metric: str
+) -> tuple[str, str, str]:
+    """(subject, "to lie above ...", "lies above ...") of a frequentist criterion's reason."""
+    if kind == "absolute":
+        side = "above" if higher_is_better else "below"
+        return (f"{metric} {statistic:.4g}", f"to lie {side} the threshold {bound:g}",
+                f"lies {side} the threshold {bound:g}")
+    return (f"the improvement over baseline '{name}' ({statistic:.4g} in {metric})",
+            f"to exceed the margin {bound:g}", f"exceeds the margin {bound:g}")
+
+
 def frequentist_criterion(
     *,
     name: str,
@@ -131,16 +149,7 @@ def frequentist_criterion(
 ) -> Criterion:
     """Decide one criterion at its alpha and explain the decision in one sentence."""
     passed = decide_p_value(p_value, alpha, mc_error)
-    if kind == "absolute":
-        side = "above" if higher_is_better else "below"
-        subject = f"{metric} {statistic:.4g}"
-        shown, plain = (
-            f"to lie {side} the threshold {bound:g}",
-            f"lies {side} the threshold {bound:g}",
-        )
-    else:
-        subject = f"the improvement over baseline '{name}' ({statistic:.4g} in {metric})"
-        shown, plain = f"to exceed the margin {bound:g}", f"exceeds the margin {bound:g}"
+    subject, shown, plain = _wording(name, kind, statistic, bound, higher_is_better, metric)
     test = f"p = {p_value:.4g} (Monte Carlo error {mc_error:.2g}), alpha {alpha:.4g}"
     if passed is None:
         reason = (
@@ -162,6 +171,36 @@ def frequentist_criterion(
         alpha=float(alpha),
         mc_error=float(mc_error),
         details=dict(details or {}),
+    )
+
+
+def degenerate_criterion(
+    *,
+    name: str,
+    kind: Literal["absolute", "baseline"],
+    statistic: float,
+    bound: float,
+    alpha: float,
+    higher_is_better: bool,
+    metric: str,
+    cause: str,
+    details: dict[str, Any] | None = None,
+) -> Criterion:
+    """An undecided criterion whose bootstrap is degenerate, so it has no p-value.
+
+    ``cause`` says what the resampling showed ("every one of the 200 bootstrap resamples
+    gives auroc = 1 ..."); it is recorded as ``degenerate`` and opens the reason.
+    """
+    subject, _, plain = _wording(name, kind, statistic, bound, higher_is_better, metric)
+    reason = (
+        f"Undecided whether {subject} {plain}: {cause}. The bootstrap cannot measure the "
+        "sampling uncertainty, so there is no p-value and this criterion cannot be "
+        "decided; the committee may review the entry."
+    )
+    return Criterion(
+        name=name, kind=kind, statistic=float(statistic), bound=float(bound), passed=None,
+        reason=reason, p_value=None, alpha=float(alpha), mc_error=None,
+        details={**(details or {}), "degenerate": cause},
     )
 
 

@@ -4,6 +4,12 @@
 tests validate every result the code writes against them, so the schema cannot drift from
 what is written. Named fields are the contract; blocks that carry engine details
 (``interval``, ``reproducibility.conventions``) may hold more fields than listed.
+
+A *degenerate* bootstrap (every replicate equal, e.g. perfectly separated classes, or
+undefined) keeps its estimate but has no interval and no p-value: its interval's ``low``
+and ``high`` are null and ``degenerate`` says why, ``standard_error`` is null for the
+entry, and the criterion it decides is undecided (``passed`` null, ``p_value`` null,
+``degenerate`` set), so the verdict cannot be CERTIFIED.
 """
 
 from __future__ import annotations
@@ -52,8 +58,11 @@ class MetricRef(_Closed):
 class Interval(_Open):
     method: Literal["bca", "percentile", "basic"]
     confidence: float
-    low: float | str
-    high: float | str
+    low: float | str | None = Field(description="null when the bootstrap is degenerate")
+    high: float | str | None = Field(description="null when the bootstrap is degenerate")
+    degenerate: str | None = Field(
+        default=None, description="present when the bootstrap is degenerate (every "
+        "replicate equal, or undefined): why there is no interval")
 
 
 class Criterion(_Open):
@@ -67,6 +76,9 @@ class Criterion(_Open):
     p_value: float | None = None
     alpha: float | None = None
     mc_error: float | None = None
+    degenerate: str | None = Field(
+        default=None, description="present when the criterion's bootstrap (or Bayesian "
+        "comparison) is degenerate: why it has no p-value and is undecided")
 
 
 class BaselineResult(_Closed):
@@ -120,7 +132,8 @@ class ResultV1(_Closed):
     submission: SubmissionRef
     metric: MetricRef
     estimate: float
-    standard_error: float
+    standard_error: float | None = Field(
+        description="of the bootstrap replicates; null when the bootstrap is degenerate")
     interval: Interval
     criteria: list[Criterion] = Field(min_length=1)
     baselines: list[BaselineResult]

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -14,9 +18,11 @@ from adjudicator.adjudication import adjudicate, score
 from adjudicator.cli import app
 from adjudicator.data import read_submission, read_truth
 from adjudicator.demo_data import stage_gbsg2
+from adjudicator.protocol import parse_protocol
 from adjudicator.result_schema import result_schema, validate_result
+from adjudicator.table import Table
 
-from .conftest import PROTOCOLS
+from .conftest import ASSETS, PROTOCOLS
 
 PROTOCOL = PROTOCOLS / "gbsg2-recurrence-free-survival.yaml"
 NOW = datetime(2026, 11, 29, 12, 0, 0)
@@ -178,3 +184,153 @@ def test_cli_score_json(demo):
                                    "-s", str(files.entries["strong"]), "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["metric"] == "harrell_c"
+
+
+# -- degenerate bootstraps: INCONCLUSIVE, not an error ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def service():
+    """The small binary protocol of the service tests (AUROC > 0.6, beat the baseline)."""
+    protocol = load_protocol(ASSETS / "service_binary.yaml")
+    truth = read_truth(protocol, ASSETS / "service_truth.csv")
+
+    def read(name: str) -> Any:
+        return read_submission(protocol, ASSETS / name, truth)
+
+    return protocol, truth, {"baseline": read("service_baseline.csv")}, read
+
+
+def _json(doc: dict) -> dict:
+    """Round trip as the CLI and the service write it: no NaN, and valid result/v1."""
+    out = json.loads(json.dumps(doc, allow_nan=False))
+    validate_result(out)
+    return out
+
+
+def test_a_perfectly_separating_entry_is_inconclusive_not_an_error(service):
+    protocol, truth, base, read = service
+    r = adjudicate(protocol, truth, read("service_entry_perfect.csv"), baselines=base,
+                   now=NOW)
+    doc = _json(r.to_dict())
+    assert doc["verdict"] == "INCONCLUSIVE"
+    assert doc["estimate"] == 1.0
+    assert doc["standard_error"] is None
+    iv = doc["interval"]
+    assert iv["low"] is None and iv["high"] is None and iv["method"] == "percentile"
+    cause = "every one of the 200 bootstrap resamples gives auroc = 1"
+    assert iv["degenerate"].startswith(cause)
+    absolute, beats = doc["criteria"]
+    assert absolute["passed"] is None and absolute["p_value"] is None
+    assert absolute["mc_error"] is None and absolute["alpha"] == doc["multiplicity"]["alpha_k"]
+    assert absolute["degenerate"].startswith(cause)
+    assert doc["reasons"] == [absolute["reason"]]
+    assert absolute["reason"].startswith(
+        f"Undecided whether auroc 1 lies above the threshold 0.6: {cause}")
+    assert "cannot measure the sampling uncertainty" in absolute["reason"]
+    # the paired difference still varies with the baseline: decided as usual
+    assert beats["passed"] is True and beats["p_value"] is not None
+    assert "degenerate" not in beats and doc["baselines"][0]["interval"]["low"] is not None
+    # no resampling to the cap for a criterion more resamples cannot decide
+    assert doc["reproducibility"]["resamples"] == protocol.resampling.resamples
+
+
+def test_a_constant_entry_fails_on_its_baseline_and_its_threshold_is_undecided(service):
+    protocol, truth, base, read = service
+    doc = _json(adjudicate(protocol, truth, read("service_entry_constant.csv"),
+                           baselines=base, now=NOW).to_dict())
+    # AUROC 0.5 on every resample: the threshold cannot be decided by the bootstrap, but
+    # the entry fails to beat the baseline beyond doubt, and one failure decides
+    assert doc["verdict"] == "NOT_CERTIFIED"
+    absolute, beats = doc["criteria"]
+    assert absolute["passed"] is None and "auroc = 0.5" in absolute["degenerate"]
+    assert beats["passed"] is False and doc["reasons"] == [beats["reason"]]
+
+
+def test_a_degenerate_baseline_difference_is_undecided(service):
+    protocol, truth, base, read = service
+    # the baseline's own predictions: the difference is 0 on every resample
+    doc = _json(adjudicate(protocol, truth, read("service_baseline.csv"), baselines=base,
+                           now=NOW).to_dict())
+    absolute, beats = doc["criteria"]
+    assert absolute["p_value"] is not None and doc["interval"]["low"] is not None
+    assert beats["passed"] is None and beats["p_value"] is None
+    assert re.match(r"every one of the [\d,]+ bootstrap resamples gives the difference to "
+                    r"baseline 'baseline' = 0 \(the entry and the baseline score alike",
+                    beats["degenerate"])
+    assert beats["interval"]["low"] is None
+    assert doc["baselines"][0]["interval"]["degenerate"] == beats["degenerate"]
+    assert doc["verdict"] in ("INCONCLUSIVE", "NOT_CERTIFIED")
+    assert beats["reason"] in doc["reasons"] or absolute["passed"] is False
+
+
+def test_score_and_cli_of_a_degenerate_entry(service, tmp_path: Path):
+    protocol, truth, base, read = service
+    s = score(protocol, truth, read("service_entry_perfect.csv"), baselines=base).to_dict()
+    assert s["interval"]["low"] is None
+    assert s["p_values"]["absolute"]["p"] is None
+    assert s["p_values"]["baseline:baseline"]["p"] is not None
+    args = ["-p", str(ASSETS / "service_binary.yaml"), "-t", str(ASSETS / "service_truth.csv"),
+            "-s", str(ASSETS / "service_entry_perfect.csv"),
+            "-b", f"baseline={ASSETS / 'service_baseline.csv'}"]
+    res = CliRunner().invoke(app, ["score", *args])
+    assert res.exit_code == 0, res.output
+    assert "no interval" in res.output and "p(absolute): none" in res.output
+    res = CliRunner().invoke(app, ["adjudicate", *args, "--out", str(tmp_path),
+                                   "--no-report"])
+    assert res.exit_code == 0, res.output
+    assert "INCONCLUSIVE" in res.output
+    assert _json(json.loads((tmp_path / "result.json").read_text()))["verdict"] \
+        == "INCONCLUSIVE"
+
+
+@dataclass
+class _Read:
+    digest: str
+    table: Table
+
+
+@dataclass
+class _Truth:
+    digest: str
+    n_units: int
+    summary: dict
+
+
+def test_a_degenerate_bayesian_comparison_is_undecided():
+    # 0/1 scores: the per-unit differences take 2 values, which correlated-t refuses
+    protocol = parse_protocol("""
+adjudicator: protocol/v1
+id: degenerate-bayes
+version: 1
+title: Degenerate Bayes
+task: {kind: scores, unit: id, prediction: score}
+metric: {name: mean_score, higher_is_better: true}
+resampling: {method: percentile, resamples: 500}
+threshold:
+  absolute: 0.5
+  baselines: [{name: old, margin: 0.0}]
+bayes: {model: correlated-t, min_probability: 0.9}
+""")
+    n = 60
+    units = np.array([f"u{i:03d}" for i in range(n)])
+
+    def table(values: np.ndarray) -> Table:
+        return Table(kind="scores", units=units, row_unit=np.arange(n),
+                     columns={"score": values.astype(np.float64)})
+
+    old = np.random.default_rng(3).random(n) < 0.5
+    entry = _Read("sha256:" + "1" * 64, table(np.ones(n)))
+    baseline = _Read("sha256:" + "2" * 64, table(old))
+    truth = _Truth("sha256:" + "3" * 64, n, {"kind": "scores", "units": n})
+    r = adjudicate(protocol, truth, entry, baselines={"old": baseline}, now=NOW)
+    doc = _json(r.to_dict())
+    absolute, beats, bayes = doc["criteria"]
+    assert absolute["passed"] is None and "mean_score = 1" in absolute["degenerate"]
+    assert beats["passed"] is True
+    assert bayes["name"] == "bayes:old" and bayes["passed"] is None
+    assert "2 distinct value" in bayes["degenerate"]
+    assert bayes["reason"].startswith("Undecided: Bayesian correlated-t comparison with 'old'")
+    assert bayes["statistic"] == pytest.approx(1.0 - old.mean())
+    assert doc["bayes"]["results"] == [bayes] and r.bayes_results == ()
+    assert doc["verdict"] == "INCONCLUSIVE"

@@ -9,6 +9,7 @@ from adjudicator.decision import (
     Outcome,
     decide,
     decide_p_value,
+    degenerate_criterion,
     frequentist_criterion,
 )
 from adjudicator.errors import ComputationError
@@ -74,3 +75,23 @@ def test_frequentist_criterion_explains_itself():
     assert lower.reason.startswith("Failed: the improvement over baseline 'cox' (1.5 in rmse)")
     d = lower.to_dict()
     assert d["p_value"] == 0.3 and d["passed"] is False and "details" not in d
+
+
+def test_a_degenerate_criterion_is_undecided_without_a_p_value():
+    cause = "every one of the 200 bootstrap resamples gives auroc = 1"
+    c = degenerate_criterion(name="absolute", kind="absolute", statistic=1.0, bound=0.6,
+                             alpha=0.025, higher_is_better=True, metric="auroc", cause=cause)
+    assert c.passed is None and c.p_value is None and c.mc_error is None
+    assert c.alpha == 0.025
+    assert c.reason.startswith(f"Undecided whether auroc 1 lies above the threshold 0.6: "
+                               f"{cause}. The bootstrap cannot measure the sampling")
+    assert c.to_dict()["degenerate"] == cause
+    # undecided: INCONCLUSIVE beside passing criteria, NOT_CERTIFIED beside a failed one
+    v = decide([crit(True, "a"), c])
+    assert v.outcome is Outcome.INCONCLUSIVE and v.reasons == (c.reason,)
+    assert decide([c, crit(False, "b")]).outcome is Outcome.NOT_CERTIFIED
+    base = degenerate_criterion(name="cox", kind="baseline", statistic=0.0, bound=0.01,
+                                alpha=0.025, higher_is_better=False, metric="rmse",
+                                cause="x", details={"difference": 0.0})
+    assert base.reason.startswith("Undecided whether the improvement over baseline 'cox'")
+    assert base.to_dict()["difference"] == 0.0

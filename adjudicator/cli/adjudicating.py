@@ -108,12 +108,18 @@ def score_cmd(
         echo_json(result)
         return
     iv = result["interval"]
-    typer.echo(f"{result['metric']} = {result['estimate']:.6g}  "
-               f"({iv['confidence']:.0%} {iv['method']} interval {iv['low']:.6g} .. "
-               f"{iv['high']:.6g}; {result['n_units']} units, {result['resamples']:,} "
-               "resamples)")
+    shown = ("no interval" if iv["low"] is None else
+             f"{iv['confidence']:.0%} {iv['method']} interval {iv['low']:.6g} .. "
+             f"{iv['high']:.6g}")
+    typer.echo(f"{result['metric']} = {result['estimate']:.6g}  ({shown}; "
+               f"{result['n_units']} units, {result['resamples']:,} resamples)")
     for name, pv in result["p_values"].items():
-        typer.echo(f"  p({name}) = {pv['p']:.4g} +/- {pv['mc_se']:.2g} (Monte Carlo)")
+        if pv["p"] is None:  # a degenerate bootstrap: no p-value, and why
+            typer.echo(f"  p({name}): none, {pv['degenerate']}")
+        else:
+            typer.echo(f"  p({name}) = {pv['p']:.4g} +/- {pv['mc_se']:.2g} (Monte Carlo)")
+    if iv["low"] is None and "absolute" not in result["p_values"]:
+        typer.echo(f"  no interval: {iv['degenerate']}")
 
 
 @app.command("adjudicate")

@@ -14,18 +14,45 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from adjudicator.adjudication import adjudicate
 from adjudicator.cli import app as cli_app
+from adjudicator.data import read_submission
+from adjudicator.errors import ComputationError
 from adjudicator.service.bundle import verify_bundle
 
 from .conftest import ASSETS
 
-CONSTANT = ASSETS / "service_entry_constant.csv"  # every score equal: cannot be adjudicated
+CONSTANT = ASSETS / "service_entry_constant.csv"  # its adjudication fails (_FailingCompute)
 WEAK = ASSETS / "service_entry_weak.csv"
+PERFECT = ASSETS / "service_entry_perfect.csv"  # AUROC 1 on every resample: INCONCLUSIVE
+FAILURE = "auroc: the metric is undefined on this test set (the test's compute says so)"
+
+
+class _FailingCompute:
+    """Where the worker runs adjudications (its ``compute`` seam): in this process, except
+    that the CONSTANT entry's adjudication raises, as one that cannot run does. (Every
+    score equal once failed on its own; a degenerate bootstrap is now INCONCLUSIVE or
+    decided by another criterion, and bad files are refused at upload.)"""
+
+    where = "process"
+
+    def adjudicate(self, protocol, truth, submission, **kwargs):
+        if submission.digest == read_submission(protocol, CONSTANT, truth).digest:
+            raise ComputationError(FAILURE)
+        return adjudicate(protocol, truth, submission, **kwargs)
+
+    def close(self) -> None:
+        pass
+
+
+def _failing_constant(api) -> None:
+    api.app.state.worker.compute = _FailingCompute()
 
 
 def _closed_challenge(api, *, report: bool = False, protocol=None) -> dict[str, int]:
     """alice: strong, then constant (fails); alice2: weak; bob: strong; then close."""
     kwargs = {"protocol": protocol} if protocol is not None else {}
+    _failing_constant(api)
     api.challenge(**kwargs)
     subs = {}
     for key, who, body in (("strong", "alice", ASSETS / "service_entry.csv"),
@@ -50,6 +77,7 @@ def _ledger_events(api) -> list[dict]:
 
 
 def test_every_adjudication_is_published_at_close_failures_included(api):
+    _failing_constant(api)
     api.challenge()
     alice = api.submit("alice").json()
     api.drain()
@@ -80,7 +108,7 @@ def test_every_adjudication_is_published_at_close_failures_included(api):
     assert strong["verdict"] == bob["verdict"] == "CERTIFIED"
     assert weak["verdict"] == "NOT_CERTIFIED" and weak["status"] == "adjudicated"
     assert constant["status"] == "failed" and constant["verdict"] is None
-    assert "replicates equal" in constant["error"] and constant["ledger_seq"] is not None
+    assert constant["error"] == FAILURE and constant["ledger_seq"] is not None
     assert doc["counts"] == {"CERTIFIED": 2, "NOT_CERTIFIED": 1, "INCONCLUSIVE": 0,
                              "failed": 1, "pending": 0}
     # the row is the result document's numbers
@@ -112,6 +140,39 @@ def test_every_adjudication_is_published_at_close_failures_included(api):
     assert parquet.column("estimate").to_pylist()[0] == strong["estimate"]
     assert str(parquet.schema.field("received_at").type) == "timestamp[us, tz=UTC]"
     assert json.loads(parquet.schema.metadata[b"adjudicator.schema"]) == schema
+
+
+def test_a_perfectly_separating_entry_is_adjudicated_inconclusive_and_exported(api):
+    """Every resample gives AUROC 1: no interval and no p-value for the threshold, so the
+    verdict is INCONCLUSIVE; the submission is adjudicated, not failed, and the open
+    results carry its empty interval."""
+    api.challenge()
+    sub = api.submit("alice", body=PERFECT).json()
+    api.drain()
+    row = api.client.get(f"/submissions/{sub['id']}", headers=api.auth("alice")).json()
+    assert (row["status"], row["verdict"]) == ("adjudicated", "INCONCLUSIVE"), row
+    result = api.client.get(f"/submissions/{sub['id']}/result",
+                            headers=api.auth("auditor")).json()
+    assert result["interval"]["low"] is None and result["standard_error"] is None
+    assert result["criteria"][0]["passed"] is None and result["criteria"][0]["p_value"] is None
+    assert "cannot measure the sampling uncertainty" in result["reasons"][0]
+    assert [e["verdict"] for e in _ledger_events(api)
+            if e["type"] == "adjudication_done"] == ["INCONCLUSIVE"]
+    assert api.client.post("/challenges/c1/close", headers=api.auth("admin")).status_code \
+        == 200
+    doc = api.client.get("/challenges/c1/results").json()
+    (published,) = doc["results"]
+    assert published["verdict"] == "INCONCLUSIVE" and published["estimate"] == 1.0
+    assert published["interval_low"] is None and published["interval_high"] is None
+    assert doc["counts"]["INCONCLUSIVE"] == 1 and doc["counts"]["failed"] == 0
+    (cells,) = list(csv.DictReader(io.StringIO(
+        api.client.get("/challenges/c1/results.csv").text)))
+    assert cells["verdict"] == "INCONCLUSIVE"
+    assert cells["interval_low"] == cells["interval_high"] == ""
+    parquet = pq.read_table(io.BytesIO(api.client.get("/challenges/c1/results.parquet")
+                                       .content))
+    assert parquet.column("interval_low").to_pylist() == [None]
+    assert parquet.column("estimate").to_pylist() == [1.0]
 
 
 def test_notes_are_escaped_limited_and_set_once(api):
@@ -315,7 +376,7 @@ def test_the_progress_report_lists_every_adjudication(api, tmp_path):
         as_of="2026-11-29", results=rows)
     listed = rendered.context["results"]
     assert [x["status"] for x in listed] == [r["status"] for r in rows]
-    assert any(x["status"] == "failed" and "replicates equal" in x["error"] for x in listed)
+    assert any(x["status"] == "failed" and x["error"] == FAILURE for x in listed)
     assert json.loads(rendered.evidence)["results"] == rows
 
 
