@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from adjudicator.cli import app
 
-from .conftest import PROTOCOLS
+from .conftest import ASSETS, PROTOCOLS
 
 PROTOCOL = str(PROTOCOLS / "gbsg2-recurrence-free-survival.yaml")
 runner = CliRunner()
@@ -85,3 +85,25 @@ def test_audit_and_progress_reports(gbsg2_files, home, tmp_path):
     assert run("verify", tmp_path / "progress.pdf").exit_code == 0
     res = run("report", "progress", team, "--baseline", "nobody", "--out", tmp_path / "x.pdf")
     assert res.exit_code == 2 and "no result carries the baseline 'nobody'" in res.output
+
+
+def test_a_degenerate_adjudication_exits_0_with_a_signed_inconclusive_report(home, tmp_path):
+    """A perfectly separating entry: no interval and no p-value for its threshold. The
+    adjudication still ran: exit 0, and every report renders the nulls and verifies."""
+    from adjudicator.report import verify_report
+
+    assert run("keys", "init").exit_code == 0
+    out = tmp_path / "team" / "perfect"
+    res = run("adjudicate", "-p", ASSETS / "service_binary.yaml",
+              "-t", ASSETS / "service_truth.csv", "-s", ASSETS / "service_entry_perfect.csv",
+              "-b", f"baseline={ASSETS / 'service_baseline.csv'}", "--team", "t", "--out", out)
+    assert res.exit_code == 0, res.output
+    assert "INCONCLUSIVE" in res.output and "cannot measure the sampling" in res.output
+    doc = json.loads((out / "result.json").read_text())
+    assert doc["interval"]["low"] is None and doc["criteria"][0]["p_value"] is None
+    check = verify_report(out / "report.pdf", cert=home / "keys" / "signing-cert.pem")
+    assert check.valid and check.verdict == "INCONCLUSIVE", check.summary()
+    for kind, extra in (("audit", ()), ("progress", ("--baseline", "baseline"))):
+        res = run("report", kind, tmp_path / "team", *extra, "--out", tmp_path / f"{kind}.pdf")
+        assert res.exit_code == 0, res.output
+        assert run("verify", tmp_path / f"{kind}.pdf").exit_code == 0
