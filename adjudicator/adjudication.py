@@ -305,11 +305,25 @@ def _degenerate(values: np.ndarray, estimate: float, subject: str, constant_when
     return _Degenerate(estimate=estimate, cause=cause, method=method, confidence=confidence)
 
 
-def _paired_statistic(kernel: Any, tables: Sequence[Table]) -> Callable[[np.ndarray], np.ndarray]:
+def paired_statistic(kernel: Any, tables: Sequence[Table]) -> Callable[[np.ndarray], np.ndarray]:
+    """The statistic of paired resampling: each weight row scores every table (the entry
+    and its baselines, one column each) with the same weights."""
     def statistic(weights: np.ndarray) -> np.ndarray:
         return np.column_stack([kernel(t, weights) for t in tables])
 
     return statistic
+
+
+def paired_leave_one_out(kernel: Any, tables: Sequence[Table],
+                         statistic: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, str]:
+    """Leave-one-out values for the BCa acceleration: exact where every kernel has them
+    (``"exact-loo"``), else the jackknife of ``statistic``."""
+    exact = [kernel.leave_one_out(t) for t in tables]
+    known = [x for x in exact if x is not None]
+    if len(known) == len(exact):
+        return np.column_stack(known), "exact-loo"
+    loo: tuple[np.ndarray, str] = jackknife(statistic, tables[0].n_units)
+    return loo
 
 
 def _check_tables(entry: Table, baselines: Mapping[str, Table]) -> None:
@@ -352,7 +366,7 @@ def _resample(
     names = [b.name for b in compared]
     tables = [entry.table] + [baselines[n].table for n in names]
     _check_tables(entry.table, {n: baselines[n].table for n in names})
-    statistic = _paired_statistic(kernel, tables)
+    statistic = paired_statistic(kernel, tables)
     estimates = np.array([kernel(t) for t in tables], dtype=np.float64)
     spec = protocol.resampling
     hib = protocol.higher_is_better
@@ -365,12 +379,7 @@ def _resample(
     loo: Any = None
     estimator = None
     if spec.method == "bca":
-        exact = [kernel.leave_one_out(t) for t in tables]
-        exact_loo = [x for x in exact if x is not None]
-        if len(exact_loo) == len(exact):
-            loo = (np.column_stack(exact_loo), "exact-loo")
-        else:
-            loo = jackknife(statistic, n)
+        loo = paired_leave_one_out(kernel, tables, statistic)
         estimator = loo[1]
 
     b = resamples or spec.resamples

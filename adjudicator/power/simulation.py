@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..adjudication import paired_leave_one_out, paired_statistic
 from ..errors import (
     AdjudicatorError,
     ComputationError,
@@ -15,8 +16,7 @@ from ..errors import (
 )
 from ..metrics import get_kernel
 from ..protocol import Protocol
-from ..resampling import bootstrap, derive_seed, jackknife, summarize
-from ..table import Table
+from ..resampling import bootstrap, derive_seed, summarize
 from .families import censoring_rate, draw_noise, make_tables, reference_units
 
 BISECTIONS = 14
@@ -61,19 +61,14 @@ class Simulator:
         for noise, seed in zip(self.noises, self.boot_seeds, strict=True):
             tables = make_tables(self.kind, noise, ds, self.opts, lc)
             kernel = self.kernel
-            statistic = paired(kernel, tables)
+            statistic = paired_statistic(kernel, tables)
 
             try:
                 estimates = np.array([kernel(t) for t in tables], dtype=np.float64)
                 n = tables[0].n_units
                 loo: Any = None
                 if spec.method == "bca":
-                    exact = [kernel.leave_one_out(t) for t in tables]
-                    exact_loo = [x for x in exact if x is not None]
-                    if len(exact_loo) == len(exact):
-                        loo = (np.column_stack(exact_loo), "exact-loo")
-                    else:
-                        loo = jackknife(statistic, n)
+                    loo = paired_leave_one_out(kernel, tables, statistic)
                 reps = bootstrap(statistic, n, resamples=self.resamples, seed=seed,
                                  strata=tables[0].strata)
                 quantity: Any = [1.0, -1.0] if contrast else 0
@@ -101,13 +96,6 @@ class Simulator:
             if math.isfinite(p) and p <= self.alpha:
                 hits += 1
         return hits / len(self.noises)
-
-
-def paired(kernel: Any, tables: list[Table]) -> Any:
-    def statistic(w: np.ndarray) -> np.ndarray:
-        return np.column_stack([kernel(t, w) for t in tables])
-
-    return statistic
 
 
 def search(rate_of: Any, lo: float, hi: float, power: float) -> tuple[float, float, float]:
