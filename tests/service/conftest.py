@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,29 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
     return settings
 
 
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free loopback port in a thread; yield its URL."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            pytest.fail("the test server did not start")
+        threading.Event().wait(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(60)
+
+
 @dataclass
 class Api:
     """An in-process app with one token per role and helpers to set a challenge up."""
@@ -227,9 +251,6 @@ class Live:
 
 @pytest.fixture
 def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
-    import threading
-
-    import uvicorn
     from fastapi.testclient import TestClient
 
     from adjudicator.service import create_app
@@ -240,17 +261,5 @@ def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
         helper = Api(client=client, app=app, tokens=tokens)
         helper.challenge()
     app = create_app(make_settings(tmp_path, database_url), worker=False)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            pytest.fail("the test server did not start")
-        threading.Event().wait(0.02)
-    try:
-        yield Live(url=f"http://127.0.0.1:{port}", app=app, tokens=tokens)
-    finally:
-        server.should_exit = True
-        thread.join(60)
+    with serving(app) as url:
+        yield Live(url=url, app=app, tokens=tokens)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.service.conftest import PROTOCOL, Api, add_tokens, free_port, make_settings
+from tests.service.conftest import PROTOCOL, Api, add_tokens, make_settings, serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -122,7 +121,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     Set up with three open challenges: ``c1`` (the service test protocol), ``b1`` (the
     same with a public board) and ``x1`` (a hostile title and protocol text).
     """
-    import uvicorn
     from fastapi.testclient import TestClient
 
     from adjudicator.service import create_app
@@ -132,30 +130,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                              max_upload_bytes=256 * 1024)
     app = create_app(settings, worker=True, poll=0.2)
     tokens = add_tokens(app.state.runtime)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            pytest.fail("the test server did not start")
-        threading.Event().wait(0.02)
     # a second app object on the same store drives the JSON API in process, for set-up
     helper_app = create_app(settings, worker=False)
-    try:
-        with TestClient(helper_app) as client:
-            api = Api(client=client, app=helper_app, tokens=tokens)
-            api.challenge("c1")
-            api.challenge("b1", protocol=board_protocol(tmp))
-            api.challenge("x1", protocol=board_protocol(
-                tmp, title=f"Hostile {HOSTILE}", summary=f"Protocol text {HOSTILE}",
-                pid="hostile-protocol", board=False))
-            _retitle(api, "x1", f"Challenge {HOSTILE}")
-            yield Server(url=f"http://127.0.0.1:{port}", app=app, api=api)
-    finally:
-        server.should_exit = True
-        thread.join(60)
+    with serving(app) as url, TestClient(helper_app) as client:
+        api = Api(client=client, app=helper_app, tokens=tokens)
+        api.challenge("c1")
+        api.challenge("b1", protocol=board_protocol(tmp))
+        api.challenge("x1", protocol=board_protocol(
+            tmp, title=f"Hostile {HOSTILE}", summary=f"Protocol text {HOSTILE}",
+            pid="hostile-protocol", board=False))
+        _retitle(api, "x1", f"Challenge {HOSTILE}")
+        yield Server(url=url, app=app, api=api)
 
 
 def _retitle(api: Api, cid: str, title: str) -> None:
